@@ -1,0 +1,178 @@
+"""The lost-cell solver.
+
+Text copied out of PDFs loses empty or merged cells, so a row can show fewer numbers than it has
+columns, and which columns lost theirs is unknown. This module fills such a row only where the
+tables' identities (`tasks.spec.identities()`) and non-negativity determine every lost value
+uniquely; otherwise the row's cells stay blank and a warning names the row.
+
+Method (sound by construction): for each lost row, every placement of the printed numbers into
+the row's columns (keeping their order) is tried; each placement's lost cells get the domain
+[0, ∞) and interval propagation over all identities either refutes it or narrows the domains.
+Propagation is a relaxation, so every truly consistent placement survives; a cell is filled
+only when every surviving placement gives it the same single value. Solved rows become known,
+which may settle other rows; this repeats until nothing changes.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from itertools import combinations
+
+from tasks import spec
+from tasks.layout import LostRow
+from tasks.model import Cell, Provenance, Status
+
+INF = 10**15
+_MAX_PLACEMENTS = 5000   # beyond this a row is left blank rather than searched
+
+
+def solve(cells: dict[str, Cell], lost: list[LostRow]) -> list[tuple[str, str, list[str]]]:
+    """Fill what the identities determine. Mutates `cells`; returns warnings (code, msg, cells)."""
+    warnings: list[tuple[str, str, list[str]]] = []
+    if not lost:
+        return warnings
+    eqs = _equations()
+    var_names = sorted({k for lhs, rhs in eqs for k in (*lhs, *rhs)}
+                       | {k for r in lost for k in r.keys})
+    idx = {k: i for i, k in enumerate(var_names)}
+    eq_idx = [([idx[k] for k in lhs], [idx[k] for k in rhs]) for lhs, rhs in eqs]
+
+    pending = list(lost)
+    progress = True
+    while pending and progress:
+        progress = False
+        lost_keys = {k for r in pending for k in r.keys}
+        base_lo, base_hi = _base_domains(cells, var_names, lost_keys)
+        if base_lo is None:
+            break    # invalid numbers elsewhere (negative / fractional counts): do not infer
+        for row in list(pending):
+            result = _solve_row(row, idx, eq_idx, base_lo, base_hi)
+            if result is None:
+                continue
+            values, read_from = result
+            for pos, k in enumerate(row.keys):
+                tok = read_from.get(pos)
+                anchor = tok or row.shown[0][1] if row.shown else tok
+                cs = spec.cell_index().get(k)
+                src = Provenance(file=row.file, page=anchor.page if anchor else None,
+                                 line=anchor.line if anchor else None, table=row.table,
+                                 row=row.row, col=None, bbox=tok.bbox if tok else None,
+                                 text=tok.text if tok else None, row_label=row.label,
+                                 col_label=cs.col_label if cs else None)
+                status = Status.READ if tok is not None else Status.INFERRED
+                cells[k] = Cell(values[pos], status, src)
+            pending.remove(row)
+            progress = True
+            # newly known cells sharpen the base domains for the next rows
+            lost_keys = {k for r in pending for k in r.keys}
+            base_lo, base_hi = _base_domains(cells, var_names, lost_keys)
+            if base_lo is None:
+                break
+    for row in pending:
+        warnings.append(("layout.lost_cells",
+                         f"“{row.label}”行只显示{len(row.shown)}个数字（应有{len(row.keys)}列），"
+                         "缺失的单元格无法由表内勾稽关系唯一确定，已按空白处理", list(row.keys)))
+    return warnings
+
+
+def _equations() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    return [(i.lhs, i.rhs) for i in spec.identities()]
+
+
+def _base_domains(cells: dict[str, Cell], names: list[str], lost_keys: set[str]):
+    lo = [0] * len(names)
+    hi = [INF] * len(names)
+    for i, k in enumerate(names):
+        if k in lost_keys:
+            continue
+        c = cells.get(k)
+        if c is None or c.value is None or c.status not in (Status.READ, Status.INFERRED):
+            continue
+        v = c.value
+        if isinstance(v, Decimal):
+            if v != v.to_integral_value():
+                return None, None
+            v = int(v)
+        if v < 0:
+            return None, None
+        lo[i] = hi[i] = v
+    return lo, hi
+
+
+def _solve_row(row: LostRow, idx, eq_idx, base_lo, base_hi):
+    n, k = len(row.keys), len(row.shown)
+    shown_vals = []
+    for d, _ in row.shown:
+        if d != d.to_integral_value() or d < 0:
+            return None
+        shown_vals.append(int(d))
+    placements = list(combinations(range(n), k))
+    if len(placements) > _MAX_PLACEMENTS:
+        return None
+    key_idx = [idx[key] for key in row.keys]
+    outcomes: list[tuple[list[int], dict[int, int]]] = []
+    for pl in placements:
+        lo, hi = list(base_lo), list(base_hi)
+        for ki in key_idx:
+            lo[ki], hi[ki] = 0, INF
+        ok = True
+        for j, pos in enumerate(pl):
+            vi = key_idx[pos]
+            lo[vi] = hi[vi] = shown_vals[j]
+        if not _propagate(lo, hi, eq_idx):
+            ok = False
+        if not ok:
+            continue
+        vals = []
+        for ki in key_idx:
+            if lo[ki] != hi[ki]:
+                return None         # a consistent placement leaves this cell open
+            vals.append(lo[ki])
+        outcomes.append((vals, {pos: j for j, pos in enumerate(pl)}))
+    if not outcomes:
+        return None
+    first = outcomes[0][0]
+    if any(v != first for v, _ in outcomes):
+        return None
+    # A printed number is tied to a cell only when every surviving placement agrees on it.
+    read_from = {}
+    for pos in range(n):
+        js = {o[1].get(pos) for o in outcomes}
+        if len(js) == 1 and None not in js:
+            read_from[pos] = row.shown[js.pop()][1]
+    return first, read_from
+
+
+def _propagate(lo: list[int], hi: list[int], eqs) -> bool:
+    """Bounds propagation for sum(lhs) == sum(rhs) over non-negative integers."""
+    changed = True
+    rounds = 0
+    while changed:
+        changed = False
+        rounds += 1
+        if rounds > 200:
+            return True
+        for lhs, rhs in eqs:
+            l_lo = sum(lo[i] for i in lhs)
+            l_hi = sum(hi[i] for i in lhs)
+            r_lo = sum(lo[i] for i in rhs)
+            r_hi = sum(hi[i] for i in rhs)
+            if l_lo > r_hi or r_lo > l_hi:
+                return False
+            for side, o_lo, o_hi, s_lo, s_hi in ((lhs, r_lo, r_hi, l_lo, l_hi),
+                                                (rhs, l_lo, l_hi, r_lo, r_hi)):
+                for i in side:
+                    rest_hi = s_hi - hi[i]
+                    rest_lo = s_lo - lo[i]
+                    if rest_hi >= INF:
+                        new_lo = lo[i]
+                    else:
+                        new_lo = max(lo[i], o_lo - rest_hi)
+                    new_hi = hi[i]
+                    if o_hi < INF:
+                        new_hi = min(hi[i], o_hi - rest_lo)
+                    if new_lo > new_hi:
+                        return False
+                    if new_lo != lo[i] or new_hi != hi[i]:
+                        lo[i], hi[i] = new_lo, new_hi
+                        changed = True
+    return True

@@ -1,0 +1,253 @@
+"""Find the three standard tables in a Document and map printed numbers to cell keys.
+
+Works on rows, whatever the format: a row is split into its label part (the printed labels,
+merged-cell copies included) and its value slots (what follows the last label). The most
+specific label (the last one) is matched to a row key by `tasks.labels`; the slots are mapped
+to the row's columns by position when the grid is aligned and the count fits, else by the order
+of the numbers, and a row showing fewer numbers than columns is handed to the lost-cell solver
+(`tasks.infer`) instead of being shifted into the wrong columns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tasks import spec
+from tasks.labels import contains_any, match_row, normalize
+from tasks.model import Cell, Provenance, Report, Status
+from tasks.numbers import Kind, as_value, parse_cell
+from tasks.readers.grid import Document, Grid, GridCell
+
+# An OCR'd number read with less confidence than this is `uncertain`.
+UNCERTAIN_BELOW = 0.90
+# Minimum matched rows for a table to count as found.
+_MIN_ROWS = {"proactive": 2, "requests": 5, "appeals": 1}
+
+
+@dataclass
+class LostRow:
+    """A row that shows fewer numbers than it has columns: which ones were lost is unknown."""
+    keys: list[str]                        # the row's cell keys in printed column order
+    shown: list[tuple[Decimal, GridCell]]  # the numbers as printed, in order
+    label: str
+    file: str = ""
+    table: int | None = None               # grid index
+    row: int | None = None                 # row index in that grid
+
+
+@dataclass
+class Layout:
+    cells: dict[str, Cell] = field(default_factory=dict)
+    lost: list[LostRow] = field(default_factory=list)
+    tables_found: list[str] = field(default_factory=list)
+    format_version: str | None = None
+    warnings: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+
+def row_columns(table: str, row_key: str) -> list[str]:
+    if table == "requests":
+        return list(spec.REQUEST_COLUMNS)
+    if table == "appeals":
+        return list(spec.APPEAL_COLUMNS)
+    return list(spec.PROACTIVE_ROWS[row_key])
+
+
+def split_row(row: list[GridCell]) -> tuple[list[GridCell], list[GridCell]]:
+    """(label cells, value slots). The label part ends at the last cell that is text."""
+    last_label = -1
+    for i, c in enumerate(row):
+        if parse_cell(c.text)[0] is Kind.GARBAGE and _looks_like_label(c.text):
+            last_label = i
+    labels = [c for c in row[: last_label + 1] if c.text.strip()]
+    # merged-cell copies repeat the same label: keep one
+    dedup: list[GridCell] = []
+    for c in labels:
+        if not dedup or normalize(dedup[-1].text) != normalize(c.text):
+            dedup.append(c)
+    return dedup, row[last_label + 1:]
+
+
+def _looks_like_label(text: str) -> bool:
+    n = normalize(text)
+    return any("\u4e00" <= ch <= "\u9fff" for ch in n) or (len(n) >= 2 and n.isalpha())
+
+
+def extract_layout(doc: Document) -> Layout:
+    out = Layout()
+    seen_rows: dict[str, tuple[int, int]] = {}
+    appeals_header_seen = False
+    version_votes = {"2021": 0, "2019": 0}
+    pending_label: list[GridCell] | None = None   # a label-only row that may continue below
+
+    for grid in doc.grids:
+        for r_idx, row in enumerate(grid.rows):
+            labels, slots = split_row(row)
+            joined = "".join(c.text for c in row)
+            _vote_version(joined, version_votes)
+            if contains_any(joined, spec.labels()["tables"]["appeals"][2:]) or (
+                    contains_any(joined, ["行政复议"]) and contains_any(joined, ["行政诉讼"])):
+                appeals_header_seen = True
+            has_values = any(parse_cell(c.text)[0] is Kind.NUMBER for c in slots)
+            if not has_values:
+                pending_label = labels if labels else None
+                continue
+            if not labels:
+                if appeals_header_seen and "appeals.cases" not in seen_rows:
+                    _map_row(out, grid, r_idx, "appeals.cases", [], slots, doc)
+                    seen_rows["appeals.cases"] = (grid.index, r_idx)
+                pending_label = None
+                continue
+            leaf = labels[-1]
+            m = match_row(leaf.text)
+            if m.key is None and pending_label:
+                m2 = match_row(pending_label[-1].text + leaf.text)
+                if m2.key is not None:
+                    m = m2
+            if m.key is None and len(labels) > 1:
+                # a label split over two cells (narrow PDF columns): try the last two together
+                m2 = match_row(labels[-2].text + leaf.text)
+                if m2.key is not None:
+                    m = m2
+            pending_label = None
+            if (m.key is None and appeals_header_seen and "appeals.cases" not in seen_rows
+                    and sum(parse_cell(c.text)[0] is Kind.NUMBER for c in slots) >= 10):
+                # the data row of table 四 sometimes carries a label of its own (案件数量)
+                _map_row(out, grid, r_idx, "appeals.cases", labels, slots, doc)
+                seen_rows["appeals.cases"] = (grid.index, r_idx)
+                continue
+            if m.key is None:
+                if m.ambiguous:
+                    out.warnings.append(("label.ambiguous",
+                                         f"行标签“{leaf.text}”无法唯一对应到标准行，已忽略该行数字", []))
+                continue
+            if m.key in seen_rows:
+                out.warnings.append(("layout.duplicate_row",
+                                     f"“{leaf.text}”行重复出现，仅采用第一次出现的数字", []))
+                continue
+            seen_rows[m.key] = (grid.index, r_idx)
+            _map_row(out, grid, r_idx, m.key, labels, slots, doc)
+
+    for table in spec.TABLES:
+        n = sum(1 for k in seen_rows if k.startswith(table + "."))
+        if n >= _MIN_ROWS[table]:
+            out.tables_found.append(table)
+    if version_votes["2019"] > version_votes["2021"]:
+        out.format_version = "2019"
+    elif out.tables_found:
+        out.format_version = "2021"
+    return out
+
+
+def _vote_version(text: str, votes: dict[str, int]) -> None:
+    for marker in ("本年新制作数量", "上一年项目数量", "第二十条第九项", "政府集中采购"):
+        if marker in normalize(text):
+            votes["2019"] += 1
+    for marker in ("本年制发件数", "本年收费金额"):
+        if marker in normalize(text):
+            votes["2021"] += 1
+
+
+def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[GridCell],
+             slots: list[GridCell], doc: Document) -> None:
+    table, row_key = row_id.split(".", 1)
+    if row_key == spec.OTHER_SINGLE_ROW:
+        cols = list(spec.REQUEST_COLUMNS)
+    else:
+        cols = row_columns(table, row_key)
+    keys = [f"{row_id}.{c}" for c in cols]
+    n = len(keys)
+    label_text = " ".join(c.text for c in labels) or None
+    row = grid.rows[r_idx]
+    col_of = {id(c): i for i, c in enumerate(row)}
+
+    def put(k: str, cell: GridCell | None, status: Status, value) -> None:
+        src = None
+        if cell is not None:
+            src = Provenance(file=doc.path, page=cell.page, line=cell.line, table=grid.index,
+                             row=r_idx, col=col_of.get(id(cell)), bbox=cell.bbox, text=cell.text,
+                             row_label=label_text, col_label=_col_label(k))
+        out.cells[k] = Cell(value, status, src, cell.confidence if cell else None)
+
+    def put_slot(k: str, cell: GridCell) -> None:
+        kind, d = parse_cell(cell.text)
+        if kind is Kind.NUMBER:
+            v = as_value(d, _is_decimal(k))
+            status = Status.READ
+            if cell.confidence is not None and cell.confidence < UNCERTAIN_BELOW:
+                status = Status.UNCERTAIN
+            put(k, cell, status, v)
+        else:
+            put(k, cell, Status.BLANK, None)
+            if kind is Kind.GARBAGE:
+                out.warnings.append(("cell.unparseable",
+                                     f"“{label_text}”行第{keys.index(k) + 1}个数据格的内容“{cell.text}”不是数字，按空白处理",
+                                     [k]))
+
+    slots = list(slots)
+    if grid.aligned:
+        trimmed = list(slots)
+        while len(trimmed) > n and trimmed[-1].text.strip() == "":
+            trimmed.pop()
+        while len(trimmed) > n and trimmed[0].text.strip() == "":
+            trimmed.pop(0)
+        if len(trimmed) == n:
+            for k, c in zip(keys, trimmed):
+                put_slot(k, c)
+            return
+    # Positions cannot be trusted: only the printed, non-empty values and their order count.
+    shown = [c for c in slots if c.text.strip() != ""]
+    if len(shown) == n:
+        for k, c in zip(keys, shown):
+            put_slot(k, c)
+        return
+    if len(shown) > n:
+        for k in keys:
+            put(k, None, Status.BLANK, None)
+        out.warnings.append(("layout.too_many_values",
+                             f"“{label_text}”行有{len(shown)}个数字，多于{n}列，无法对应，已全部按空白处理", keys))
+        return
+    parsed = [(parse_cell(c.text), c) for c in shown]
+    if any(kind is not Kind.NUMBER for (kind, _), _ in parsed):
+        for k in keys:
+            put(k, None, Status.BLANK, None)
+        out.warnings.append(("layout.lost_cells",
+                             f"“{label_text}”行只显示{len(shown)}个值（应有{n}列），且含非数字内容，无法确定各数字所在列，已全部按空白处理", keys))
+        return
+    for k in keys:
+        put(k, None, Status.BLANK, None)
+    out.lost.append(LostRow(keys=keys, shown=[(d, c) for (_, d), c in parsed],
+                            label=label_text or row_id, file=doc.path, table=grid.index,
+                            row=r_idx))
+
+
+def _is_decimal(k: str) -> bool:
+    c = spec.cell_index().get(k)
+    return bool(c and c.is_decimal)
+
+
+def _col_label(k: str) -> str | None:
+    c = spec.cell_index().get(k)
+    return c.col_label if c else None
+
+
+def to_report(doc: Document, lay: Layout) -> Report:
+    rep = Report(file=doc.path, sha256=doc.sha256, format=doc.format,
+                 format_version=lay.format_version, tables_found=list(lay.tables_found))
+    for k in spec.KEYS_2021:
+        rep.cells[k] = lay.cells.get(k, Cell(None, Status.BLANK, None))
+    for k, c in lay.cells.items():
+        rep.cells.setdefault(k, c)
+    for code, msg, cells in lay.warnings:
+        rep.warn(code, msg, cells)
+    for table in spec.TABLES:
+        if table in lay.tables_found:
+            missing_rows = sorted({k.rsplit(".", 1)[0] for k in spec.KEYS_2021
+                                   if k.startswith(table + ".") and k not in lay.cells})
+            for r in missing_rows:
+                if r == "requests.other_no_correction" or r.startswith("requests.other_"):
+                    if any(k.startswith("requests.other.") for k in lay.cells):
+                        continue   # the single （六）其他处理 row stands for the three sub-rows
+                label = spec.cell_index()[f"{r}.{row_columns(*r.split('.', 1))[0]}"].row_label
+                rep.warn("layout.row_missing", f"表格中未找到“{label}”行，该行按空白处理",
+                         [k for k in spec.KEYS_2021 if k.startswith(r + ".")])
+    return rep
