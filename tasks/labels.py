@@ -65,8 +65,26 @@ THRESHOLD = 88.0
 MARGIN = 6.0
 
 
+_INNER_NUMBERING = re.compile(r"(?:[（(][一二三四五六七八九十]+[)）]|(?<![0-9])[0-9]{1,2}[.．、](?![0-9]))")
+
+
 def match_row(label: str, table: str | None = None) -> Match:
-    """Match one printed row label (the most specific part, e.g. '2.重复申请') to a row key."""
+    """Match one printed row label (the most specific part, e.g. '2.重复申请') to a row key.
+
+    A label that carries its group in front ("（三）不予公开 1.属于国家秘密") is also tried from
+    its last inner numbering on."""
+    m = _match_core(label, table)
+    if m.key is None:
+        t = unicodedata.normalize("NFKC", label or "")
+        tails = [t[x.start():] for x in _INNER_NUMBERING.finditer(t) if x.start() > 0]
+        for tail in reversed(tails):
+            m2 = _match_core(tail, table)
+            if m2.key is not None:
+                return m2
+    return m
+
+
+def _match_core(label: str, table: str | None) -> Match:
     core = normalize(label)
     if not core:
         return Match(None, 0.0, core)

@@ -1,0 +1,41 @@
+# nianbao — `make demo` and `make test` work on a fresh Linux machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+DEMO := demo
+
+.PHONY: all setup sysdeps demo test bench clean help
+
+help:
+	@echo "make demo   - set up, generate sample reports, run the pipeline, print where outputs are"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make bench  - accuracy and speed benchmarks (figures go into README)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "nianbao needs Python 3.11, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c 'import flows.cli, tasks.extract' 
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+demo: setup sysdeps
+	@rm -rf $(DEMO)
+	$(BIN)/nianbao synth $(DEMO)/reports --agencies 40 --years 2023,2024 --seed 7
+	$(BIN)/nianbao run $(DEMO)/reports --warehouse $(DEMO)/nianbao.duckdb --manifest $(DEMO)/reports/manifest.csv
+	@$(BIN)/python scripts/demo_outputs.py $(DEMO)
+
+test: setup sysdeps
+	$(BIN)/python -m pytest
+
+bench: setup sysdeps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO) .prefect .pytest_cache

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nianbao's features need, where they are missing.
+# Other machines: install the same packages with your package manager (see README).
+set -euo pipefail
+need=()
+while read -r pkg probe; do
+  [ -z "$pkg" ] && continue
+  if ! eval "$probe" >/dev/null 2>&1; then need+=("$pkg"); fi
+done <<'LIST'
+LIST
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "nianbao: missing system packages: ${need[*]} (install them as root; see README)" >&2
+  exit 1
+fi
+echo "nianbao: installing system packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
