@@ -109,29 +109,36 @@ def _solve_row(row: LostRow, idx, eq_idx, base_lo, base_hi):
     if len(placements) > _MAX_PLACEMENTS:
         return None
     key_idx = [idx[key] for key in row.keys]
+    var_eqs = _var_equations(eq_idx, len(base_lo))
+    # Propagate once with the whole row open; each placement then starts from that state.
+    lo0, hi0 = list(base_lo), list(base_hi)
+    for ki in key_idx:
+        lo0[ki], hi0[ki] = 0, INF
+    if not _propagate(lo0, hi0, eq_idx, var_eqs, range(len(eq_idx))):
+        return None
+    touched = sorted({e for ki in key_idx for e in var_eqs[ki]})
     outcomes: list[tuple[list[int], dict[int, int]]] = []
     for pl in placements:
-        lo, hi = list(base_lo), list(base_hi)
-        for ki in key_idx:
-            lo[ki], hi[ki] = 0, INF
+        lo, hi = list(lo0), list(hi0)
         ok = True
         for j, pos in enumerate(pl):
             vi = key_idx[pos]
-            lo[vi] = hi[vi] = shown_vals[j]
-        if not _propagate(lo, hi, eq_idx):
-            ok = False
-        if not ok:
+            v = shown_vals[j]
+            if not lo[vi] <= v <= hi[vi]:
+                ok = False
+                break
+            lo[vi] = hi[vi] = v
+        if not ok or not _propagate(lo, hi, eq_idx, var_eqs, touched):
             continue
         vals = []
         for ki in key_idx:
             if lo[ki] != hi[ki]:
                 return None         # a consistent placement leaves this cell open
             vals.append(lo[ki])
+        if outcomes and vals != outcomes[0][0]:
+            return None             # two consistent placements disagree
         outcomes.append((vals, {pos: j for j, pos in enumerate(pl)}))
     if not outcomes:
-        return None
-    first = outcomes[0][0]
-    if any(v != first for v, _ in outcomes):
         return None
     # A printed number is tied to a cell only when every surviving placement agrees on it.
     read_from = {}
@@ -139,40 +146,55 @@ def _solve_row(row: LostRow, idx, eq_idx, base_lo, base_hi):
         js = {o[1].get(pos) for o in outcomes}
         if len(js) == 1 and None not in js:
             read_from[pos] = row.shown[js.pop()][1]
-    return first, read_from
+    return outcomes[0][0], read_from
 
 
-def _propagate(lo: list[int], hi: list[int], eqs) -> bool:
-    """Bounds propagation for sum(lhs) == sum(rhs) over non-negative integers."""
-    changed = True
-    rounds = 0
-    while changed:
-        changed = False
-        rounds += 1
-        if rounds > 200:
-            return True
-        for lhs, rhs in eqs:
-            l_lo = sum(lo[i] for i in lhs)
-            l_hi = sum(hi[i] for i in lhs)
-            r_lo = sum(lo[i] for i in rhs)
-            r_hi = sum(hi[i] for i in rhs)
-            if l_lo > r_hi or r_lo > l_hi:
-                return False
-            for side, o_lo, o_hi, s_lo, s_hi in ((lhs, r_lo, r_hi, l_lo, l_hi),
-                                                (rhs, l_lo, l_hi, r_lo, r_hi)):
-                for i in side:
-                    rest_hi = s_hi - hi[i]
-                    rest_lo = s_lo - lo[i]
-                    if rest_hi >= INF:
-                        new_lo = lo[i]
-                    else:
-                        new_lo = max(lo[i], o_lo - rest_hi)
-                    new_hi = hi[i]
-                    if o_hi < INF:
-                        new_hi = min(hi[i], o_hi - rest_lo)
-                    if new_lo > new_hi:
-                        return False
-                    if new_lo != lo[i] or new_hi != hi[i]:
-                        lo[i], hi[i] = new_lo, new_hi
-                        changed = True
+_VAR_EQS_CACHE: dict[tuple[int, int], list[list[int]]] = {}
+
+
+def _var_equations(eq_idx, nvars: int) -> list[list[int]]:
+    key = (id(eq_idx), nvars)
+    got = _VAR_EQS_CACHE.get(key)
+    if got is None:
+        got = [[] for _ in range(nvars)]
+        for e, (lhs, rhs) in enumerate(eq_idx):
+            for i in (*lhs, *rhs):
+                got[i].append(e)
+        _VAR_EQS_CACHE.clear()
+        _VAR_EQS_CACHE[key] = got
+    return got
+
+
+def _propagate(lo: list[int], hi: list[int], eqs, var_eqs, start) -> bool:
+    """Bounds propagation for sum(lhs) == sum(rhs) over non-negative integers (worklist)."""
+    queue = list(start)
+    queued = set(queue)
+    steps = 0
+    while queue:
+        steps += 1
+        if steps > 20000:
+            return True          # give up narrowing; never claims more than it proved
+        e = queue.pop()
+        queued.discard(e)
+        lhs, rhs = eqs[e]
+        l_lo = sum(lo[i] for i in lhs)
+        l_hi = sum(hi[i] for i in lhs)
+        r_lo = sum(lo[i] for i in rhs)
+        r_hi = sum(hi[i] for i in rhs)
+        if l_lo > r_hi or r_lo > l_hi:
+            return False
+        for side, o_lo, o_hi, s_lo, s_hi in ((lhs, r_lo, r_hi, l_lo, l_hi),
+                                            (rhs, l_lo, l_hi, r_lo, r_hi)):
+            for i in side:
+                rest_hi = s_hi - hi[i]
+                new_lo = lo[i] if rest_hi >= INF else max(lo[i], o_lo - rest_hi)
+                new_hi = hi[i] if o_hi >= INF else min(hi[i], o_hi - (s_lo - lo[i]))
+                if new_lo > new_hi:
+                    return False
+                if new_lo != lo[i] or new_hi != hi[i]:
+                    lo[i], hi[i] = new_lo, new_hi
+                    for e2 in var_eqs[i]:
+                        if e2 != e and e2 not in queued:
+                            queue.append(e2)
+                            queued.add(e2)
     return True
