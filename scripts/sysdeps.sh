@@ -7,6 +7,8 @@ while read -r pkg probe; do
   [ -z "$pkg" ] && continue
   if ! eval "$probe" >/dev/null 2>&1; then need+=("$pkg"); fi
 done <<'LIST'
+libreoffice-writer command -v soffice
+fonts-noto-cjk fc-list | grep -qi "Noto Sans CJK"
 LIST
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
