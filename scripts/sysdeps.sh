@@ -9,6 +9,9 @@ while read -r pkg probe; do
 done <<'LIST'
 libreoffice-writer command -v soffice
 fonts-noto-cjk fc-list | grep -qi "Noto Sans CJK"
+libpango-1.0-0 ldconfig -p | grep -q "libpango-1.0.so.0"
+libpangoft2-1.0-0 ldconfig -p | grep -q "libpangoft2-1.0.so.0"
+poppler-utils command -v pdftoppm
 LIST
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
