@@ -184,6 +184,11 @@ def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[Grid
                                      [k]))
 
     slots = list(slots)
+    if grid.aligned and len(slots) > n:
+        # one value cell spanning several columns (colspan/gridSpan) comes as copies marked
+        # merged: they are one printed value, not several
+        slots = [c for i, c in enumerate(slots)
+                 if not (c.merged and i > 0 and slots[i - 1].text == c.text)]
     if grid.aligned:
         trimmed = list(slots)
         while len(trimmed) > n and trimmed[-1].text.strip() == "":
