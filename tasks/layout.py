@@ -44,12 +44,32 @@ class Layout:
     warnings: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
 
-def row_columns(table: str, row_key: str) -> list[str]:
+def row_columns(table: str, row_key: str, version: str | None = None) -> list[str]:
+    """The printed columns of a row. Table 二 differs by format version (2019 试行: 22 cells);
+    rows that only the 2019 format has always get its columns."""
     if table == "requests":
         return list(spec.REQUEST_COLUMNS)
     if table == "appeals":
         return list(spec.APPEAL_COLUMNS)
+    if version == "2019" or row_key not in spec.PROACTIVE_ROWS:
+        return list(spec.PROACTIVE_ROWS_2019[row_key])
     return list(spec.PROACTIVE_ROWS[row_key])
+
+
+# Column headers of table 二 that tell the format of the rows below them.
+_PROACTIVE_HEADERS = {
+    "2019": ("本年新制作数量", "本年新公开数量", "对外公开总数量", "上一年项目数量", "本年增减",
+             "采购项目数量", "采购总金额"),
+    "2021": ("本年制发件数", "本年废止件数", "现行有效件数", "本年处理决定数量", "本年收费金额"),
+}
+
+
+def _proactive_header(text: str) -> str | None:
+    n = normalize(text)
+    for version, markers in _PROACTIVE_HEADERS.items():
+        if any(m in n for m in markers):
+            return version
+    return None
 
 
 def split_row(row: list[GridCell]) -> tuple[list[GridCell], list[GridCell]]:
@@ -78,12 +98,14 @@ def extract_layout(doc: Document) -> Layout:
     appeals_header_seen = False
     version_votes = {"2021": 0, "2019": 0}
     pending_label: list[GridCell] | None = None   # a label-only row that may continue below
+    pro_version: str | None = None   # format of table 二's rows, from its last column header
 
     for grid in doc.grids:
         for r_idx, row in enumerate(grid.rows):
             labels, slots = split_row(row)
             joined = "".join(c.text for c in row)
             _vote_version(joined, version_votes)
+            pro_version = _proactive_header(joined) or pro_version
             if contains_any(joined, spec.labels()["tables"]["appeals"][2:]) or (
                     contains_any(joined, ["行政复议"]) and contains_any(joined, ["行政诉讼"])):
                 appeals_header_seen = True
@@ -125,7 +147,9 @@ def extract_layout(doc: Document) -> Layout:
                                      f"“{leaf.text}”行重复出现，仅采用第一次出现的数字", []))
                 continue
             seen_rows[m.key] = (grid.index, r_idx)
-            _map_row(out, grid, r_idx, m.key, labels, slots, doc)
+            version = pro_version or ("2019" if version_votes["2019"] > version_votes["2021"]
+                                      else None)
+            _map_row(out, grid, r_idx, m.key, labels, slots, doc, version)
 
     for table in spec.TABLES:
         n = sum(1 for k in seen_rows if k.startswith(table + "."))
@@ -133,6 +157,9 @@ def extract_layout(doc: Document) -> Layout:
             out.tables_found.append(table)
     if version_votes["2019"] > version_votes["2021"]:
         out.format_version = "2019"
+    elif (version_votes["2021"] == 0 and "requests.other" in seen_rows
+          and not any(f"requests.{r}" in seen_rows for r in spec.OTHER_SUBROWS)):
+        out.format_version = "2019"   # no table 二 to tell: the single （六） row does
     elif out.tables_found:
         out.format_version = "2021"
     return out
@@ -148,12 +175,12 @@ def _vote_version(text: str, votes: dict[str, int]) -> None:
 
 
 def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[GridCell],
-             slots: list[GridCell], doc: Document) -> None:
+             slots: list[GridCell], doc: Document, version: str | None = None) -> None:
     table, row_key = row_id.split(".", 1)
     if row_key == spec.OTHER_SINGLE_ROW:
         cols = list(spec.REQUEST_COLUMNS)
     else:
-        cols = row_columns(table, row_key)
+        cols = row_columns(table, row_key, version)
     keys = [f"{row_id}.{c}" for c in cols]
     n = len(keys)
     label_text = " ".join(c.text for c in labels) or None
@@ -238,21 +265,29 @@ def _col_label(k: str) -> str | None:
 def to_report(doc: Document, lay: Layout) -> Report:
     rep = Report(file=doc.path, sha256=doc.sha256, format=doc.format,
                  format_version=lay.format_version, tables_found=list(lay.tables_found))
+    # the 2021 contract always; a 2019-format report also gets its own keys (blank if unread)
+    expected = spec.format_keys(lay.format_version)
     for k in spec.KEYS_2021:
         rep.cells[k] = lay.cells.get(k, Cell(None, Status.BLANK, None))
+    for k in expected:
+        rep.cells.setdefault(k, lay.cells.get(k, Cell(None, Status.BLANK, None)))
     for k, c in lay.cells.items():
         rep.cells.setdefault(k, c)
     for code, msg, cells in lay.warnings:
         rep.warn(code, msg, cells)
+    read_single = any(k.startswith("requests.other.") for k in lay.cells)
+    read_subrows = any(k.startswith("requests.other_") for k in lay.cells)
+    index = spec.cell_index()
     for table in spec.TABLES:
         if table in lay.tables_found:
-            missing_rows = sorted({k.rsplit(".", 1)[0] for k in spec.KEYS_2021
-                                   if k.startswith(table + ".") and k not in lay.cells})
+            missing_rows = list(dict.fromkeys(k.rsplit(".", 1)[0] for k in expected
+                                              if k.startswith(table + ".") and k not in lay.cells))
             for r in missing_rows:
-                if r == "requests.other_no_correction" or r.startswith("requests.other_"):
-                    if any(k.startswith("requests.other.") for k in lay.cells):
-                        continue   # the single （六）其他处理 row stands for the three sub-rows
-                label = spec.cell_index()[f"{r}.{row_columns(*r.split('.', 1))[0]}"].row_label
-                rep.warn("layout.row_missing", f"表格中未找到“{label}”行，该行按空白处理",
-                         [k for k in spec.KEYS_2021 if k.startswith(r + ".")])
+                if r.startswith("requests.other_") and read_single:
+                    continue   # the single （六）其他处理 row stands for the three sub-rows
+                if r == "requests.other" and read_subrows:
+                    continue   # … and the three sub-rows for the single row
+                row_keys = [k for k in expected if k.startswith(r + ".")]
+                label = index[row_keys[0]].row_label
+                rep.warn("layout.row_missing", f"表格中未找到“{label}”行，该行按空白处理", row_keys)
     return rep

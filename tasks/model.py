@@ -120,8 +120,10 @@ class Report:
         return None if c is None else c.value
 
     def all_keys(self) -> list[str]:
-        extra = [k for k in self.cells if k not in spec.cell_index()]
-        return list(spec.KEYS_2021) + sorted(extra)
+        k2021 = set(spec.KEYS_2021)
+        extra = [k for k in self.cells if k not in k2021]   # 2019-format / （六） single-row keys
+        order = {k: i for i, k in enumerate(spec.cell_index())}
+        return list(spec.KEYS_2021) + sorted(extra, key=lambda k: (order.get(k, len(order)), k))
 
     def to_json(self) -> dict[str, Any]:
         """The `nianbao extract --json` contract."""

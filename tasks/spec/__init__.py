@@ -72,6 +72,22 @@ PROACTIVE_ROWS = {
     "fees": ("amount",),
 }
 
+# Table 二 of the 2019/2020 试行 format (国办公开办函〔2019〕60号): 22 cells with keys of their
+# own (cells_2019.csv); same row keys where the row is the same thing.
+PROACTIVE_ROWS_2019 = {
+    "regulations": ("made", "published", "public_total"),
+    "normative_documents": ("made", "published", "public_total"),
+    "licensing": ("prior_items", "change", "handled"),
+    "other_services": ("prior_items", "change", "handled"),
+    "penalty": ("prior_items", "change", "handled"),
+    "coercion": ("prior_items", "change", "handled"),
+    "fees": ("prior_items", "change"),
+    "procurement": ("items", "amount"),
+}
+# Rows of table 三 in the 2019 format: （六）其他处理 is one row.
+REQUEST_ROWS_2019 = REQUEST_ROWS[:20] + (OTHER_SINGLE_ROW,) + REQUEST_ROWS[23:]
+OUTCOME_ROWS_2019 = REQUEST_ROWS_2019[2:21]
+
 
 @dataclass(frozen=True, slots=True)
 class CellSpec:
@@ -95,11 +111,30 @@ def cells_2021() -> tuple[CellSpec, ...]:
 
 
 @cache
+def cells_2019() -> tuple[CellSpec, ...]:
+    """The 2019/2020 试行 format's 198 cells: its own 22 in 二, 23 rows × 7 in 三 (the single
+    （六）其他处理 row is `requests.other.<col>`), 四 as in 2021."""
+    with open(SPEC_DIR / "cells_2019.csv", encoding="utf-8", newline="") as f:
+        return tuple(CellSpec(**row) for row in csv.DictReader(f))
+
+
+@cache
 def cell_index() -> dict[str, CellSpec]:
-    return {c.key: c for c in cells_2021()}
+    """Every known cell key: the 2021 contract first, then the 2019-only keys (二 of 2019 and
+    the single （六）其他处理 row `requests.other.*`, which some 2021-era reports keep too)."""
+    out = {c.key: c for c in cells_2021()}
+    for c in cells_2019():
+        out.setdefault(c.key, c)
+    return out
 
 
 KEYS_2021: tuple[str, ...] = tuple(c.key for c in cells_2021())
+KEYS_2019: tuple[str, ...] = tuple(c.key for c in cells_2019())
+
+
+def format_keys(version: str | None) -> tuple[str, ...]:
+    """The cell keys of a format version ("2019" → KEYS_2019, anything else → KEYS_2021)."""
+    return KEYS_2019 if version == "2019" else KEYS_2021
 
 
 def key(table: str, row_key: str, col_key: str) -> str:
@@ -151,3 +186,28 @@ def identities() -> tuple[Identity, ...]:
         out.append(Identity("appeals.group_total", g,
                             (a("total"),), tuple(a(p) for p in APPEAL_PARTS)))
     return tuple(out)
+
+
+def identity_terms(identity: Identity, present_keys: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(lhs, rhs) of an identity for a report whose cells are `present_keys`.
+
+    A report that prints the single （六）其他处理 row (2019 format, and some 2021-era reports)
+    has `requests.other.<col>` (pass the keys of `report.cells`: the layout only creates them
+    when that row is printed): in `requests.result_total` the three sub-row keys are replaced
+    by `requests.other.<col>` (the sub-rows, if printed as well, add up to it anyway).
+    Otherwise (lhs, rhs) as is."""
+    if identity.rule != "requests.result_total":
+        return identity.lhs, identity.rhs
+    col = identity.instance
+    single = key("requests", OTHER_SINGLE_ROW, col)
+    subs = tuple(key("requests", r, col) for r in OTHER_SUBROWS)
+    if single not in present_keys:
+        return identity.lhs, identity.rhs
+    rhs: list[str] = []
+    for k in identity.rhs:
+        if k in subs:
+            if single not in rhs:
+                rhs.append(single)
+        else:
+            rhs.append(k)
+    return identity.lhs, tuple(rhs)
