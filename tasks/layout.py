@@ -99,6 +99,9 @@ def extract_layout(doc: Document) -> Layout:
     version_votes = {"2021": 0, "2019": 0}
     pending_label: list[GridCell] | None = None   # a label-only row that may continue below
     pro_version: str | None = None   # format of table 二's rows, from its last column header
+    # rows printed with every value cell empty (aligned grids only): mapped as blank at the end
+    # unless the same row turns up with values (a row cut across pages, a repeated table)
+    blank_rows: list[tuple[str, Grid, int, list[GridCell], list[GridCell], str | None]] = []
 
     for grid in doc.grids:
         for r_idx, row in enumerate(grid.rows):
@@ -111,6 +114,16 @@ def extract_layout(doc: Document) -> Layout:
                 appeals_header_seen = True
             has_values = any(parse_cell(c.text)[0] is Kind.NUMBER for c in slots)
             if not has_values:
+                if grid.aligned and slots and all(parse_cell(c.text)[0] is Kind.BLANK
+                                                  for c in slots):
+                    key = (match_row(labels[-1].text).key if labels
+                           else "appeals.cases" if appeals_header_seen else None)
+                    if key is not None:
+                        table, row_key = key.split(".", 1)
+                        n = len(row_columns(table, row_key, pro_version)) \
+                            if row_key != spec.OTHER_SINGLE_ROW else len(spec.REQUEST_COLUMNS)
+                        if _aligned_slots(slots, n) is not None:
+                            blank_rows.append((key, grid, r_idx, labels, slots, pro_version))
                 pending_label = labels if labels else None
                 continue
             if not labels:
@@ -150,6 +163,11 @@ def extract_layout(doc: Document) -> Layout:
             version = pro_version or ("2019" if version_votes["2019"] > version_votes["2021"]
                                       else None)
             _map_row(out, grid, r_idx, m.key, labels, slots, doc, version)
+
+    for key, grid, r_idx, labels, slots, version in blank_rows:
+        if key not in seen_rows:
+            seen_rows[key] = (grid.index, r_idx)
+            _map_row(out, grid, r_idx, key, labels, slots, doc, version)
 
     for table in spec.TABLES:
         n = sum(1 for k in seen_rows if k.startswith(table + "."))
@@ -211,18 +229,9 @@ def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[Grid
                                      [k]))
 
     slots = list(slots)
-    if grid.aligned and len(slots) > n:
-        # one value cell spanning several columns (colspan/gridSpan) comes as copies marked
-        # merged: they are one printed value, not several
-        slots = [c for i, c in enumerate(slots)
-                 if not (c.merged and i > 0 and slots[i - 1].text == c.text)]
     if grid.aligned:
-        trimmed = list(slots)
-        while len(trimmed) > n and trimmed[-1].text.strip() == "":
-            trimmed.pop()
-        while len(trimmed) > n and trimmed[0].text.strip() == "":
-            trimmed.pop(0)
-        if len(trimmed) == n:
+        trimmed = _aligned_slots(slots, n)
+        if trimmed is not None:
             for k, c in zip(keys, trimmed):
                 put_slot(k, c)
             return
@@ -250,6 +259,21 @@ def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[Grid
     out.lost.append(LostRow(keys=keys, shown=[(d, c) for (_, d), c in parsed],
                             label=label_text or row_id, file=doc.path, table=grid.index,
                             row=r_idx))
+
+
+def _aligned_slots(slots: list[GridCell], n: int) -> list[GridCell] | None:
+    """The n value cells of a row of an aligned grid, or None when the slots do not fit."""
+    if len(slots) > n:
+        # one value cell spanning several columns (colspan/gridSpan) comes as copies marked
+        # merged: they are one printed value, not several
+        slots = [c for i, c in enumerate(slots)
+                 if not (c.merged and i > 0 and slots[i - 1].text == c.text)]
+    trimmed = list(slots)
+    while len(trimmed) > n and trimmed[-1].text.strip() == "":
+        trimmed.pop()
+    while len(trimmed) > n and trimmed[0].text.strip() == "":
+        trimmed.pop(0)
+    return trimmed if len(trimmed) == n else None
 
 
 def _is_decimal(k: str) -> bool:
