@@ -28,14 +28,25 @@ _MAX_PLACEMENTS = 5000   # beyond this a row is left blank rather than searched
 def solve(cells: dict[str, Cell], lost: list[LostRow]) -> list[tuple[str, str, list[str]]]:
     """Fill what the identities determine. Mutates `cells`; returns warnings (code, msg, cells)."""
     warnings: list[tuple[str, str, list[str]]] = []
-    if not lost:
-        return warnings
-    eqs = _equations()
+    by_table: dict[str, list[LostRow]] = {}
+    for r in lost:
+        by_table.setdefault(r.keys[0].split(".", 1)[0], []).append(r)
+    for table, rows in by_table.items():
+        pending = _solve_table(cells, table, rows)
+        for row in pending:
+            warnings.append(("layout.lost_cells",
+                             f"“{row.label}”行只显示{len(row.shown)}个数字（应有{len(row.keys)}列），"
+                             "缺失的单元格无法由表内勾稽关系唯一确定，已按空白处理", list(row.keys)))
+    return warnings
+
+
+def _solve_table(cells: dict[str, Cell], table: str, lost: list[LostRow]) -> list[LostRow]:
+    """Solve the lost rows of one table; returns the rows left unsolved."""
+    eqs = _equations(table)
     var_names = sorted({k for lhs, rhs in eqs for k in (*lhs, *rhs)}
                        | {k for r in lost for k in r.keys})
     idx = {k: i for i, k in enumerate(var_names)}
     eq_idx = [([idx[k] for k in lhs], [idx[k] for k in rhs]) for lhs, rhs in eqs]
-
     pending = list(lost)
     progress = True
     while pending and progress:
@@ -43,7 +54,7 @@ def solve(cells: dict[str, Cell], lost: list[LostRow]) -> list[tuple[str, str, l
         lost_keys = {k for r in pending for k in r.keys}
         base_lo, base_hi = _base_domains(cells, var_names, lost_keys)
         if base_lo is None:
-            break    # invalid numbers elsewhere (negative / fractional counts): do not infer
+            break    # invalid numbers in this table (negative / fractional counts): no inference
         for row in list(pending):
             result = _solve_row(row, idx, eq_idx, base_lo, base_hi)
             if result is None:
@@ -67,15 +78,13 @@ def solve(cells: dict[str, Cell], lost: list[LostRow]) -> list[tuple[str, str, l
             base_lo, base_hi = _base_domains(cells, var_names, lost_keys)
             if base_lo is None:
                 break
-    for row in pending:
-        warnings.append(("layout.lost_cells",
-                         f"“{row.label}”行只显示{len(row.shown)}个数字（应有{len(row.keys)}列），"
-                         "缺失的单元格无法由表内勾稽关系唯一确定，已按空白处理", list(row.keys)))
-    return warnings
+    return pending
 
 
-def _equations() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    return [(i.lhs, i.rhs) for i in spec.identities()]
+def _equations(table: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The identities of one table: tables are independent, so an error in one never stops
+    inference in another."""
+    return [(i.lhs, i.rhs) for i in spec.identities() if i.rule.startswith(table + ".")]
 
 
 def _base_domains(cells: dict[str, Cell], names: list[str], lost_keys: set[str]):

@@ -119,6 +119,8 @@ def _score(core: str, ref: str) -> float:
     split across pages) or carry extra words; partial matches count only when the shorter side
     is long enough to be specific."""
     full = fuzz.ratio(core, ref)
+    if len(core) >= 6 and ref.startswith(core):
+        return max(full, 95.0)      # a label cut short at a line or page break
     shorter = min(len(core), len(ref))
     if shorter >= 8 and (len(core) >= 0.6 * len(ref)):
         full = max(full, fuzz.partial_ratio(core, ref) - 2.0)

@@ -20,6 +20,7 @@ _TITLE_TAIL = r"(?:政府信息公开(?:工作)?(?:年度)?(?:报告|年报)|信
 _YEAR = r"(20[0-9]{2}|19[0-9]{2})"
 # "<agency> 2025 年政府信息公开工作年度报告" (agency may be absent)
 _TITLE_RE = re.compile(r"^(?P<agency>.*?)\s*(?:" + _YEAR + r")\s*年度?\s*" + _TITLE_TAIL)
+_TITLE_NOYEAR_RE = re.compile(r"^(?P<agency>[^0-9，,。；;]*?)" + _TITLE_TAIL + r"$")
 _PERIOD_RE = re.compile(r"统计期限[^0-9]{0,6}" + _YEAR + r"\s*年\s*1\s*月\s*1\s*日[^0-9]{0,4}" + _YEAR
                         + r"\s*年\s*12\s*月\s*31\s*日")
 _BARE_YEAR = re.compile(r"^\s*" + _YEAR + r"\s*年?(?:度)?\s*$")
@@ -73,6 +74,15 @@ def find_metadata(doc: Document, max_year: int | None = None) -> Metadata:
                 candidates.append((_clean(head[i - 1]), "title"))
         elif _BARE_YEAR.match(line):
             title_years.append(int(_BARE_YEAR.match(line).group(1)))
+        else:
+            # a title without a year: "<agency>政府信息公开工作年度报告" or the agency on the line before
+            m = _TITLE_NOYEAR_RE.search(_clean(line))
+            if m:
+                name = _clean(m.group("agency"))
+                if _agency_ok(name):
+                    candidates.append((name, "title"))
+                elif not name and i > 0 and _agency_ok(_clean(head[i - 1])):
+                    candidates.append((_clean(head[i - 1]), "title"))
     # the body often restates the full name: "湘乡市XX局2023年政府信息公开工作年度报告，是根据…"
     for line in lines[:40]:
         for m in re.finditer(r"([\u4e00-\u9fff（）()]{3,40}?)" + _YEAR + r"年度?" + _TITLE_TAIL,
