@@ -1,0 +1,395 @@
+"""OCR of page images: the table grid from the ruling lines, each cell read on its own.
+
+- Engine: RapidOCR (PyPI `rapidocr` + `onnxruntime`), whose wheel ships the PP-OCRv6 detection
+  and recognition models; they are loaded from the installed package by explicit path, so
+  nothing is ever fetched at run time (no network here). Missing engine → ReadError
+  `ocr.unavailable`, the batch goes on.
+- Grid (OpenCV): the page is binarised, its skew (±1–2°) measured on the long horizontal
+  rules and undone, horizontal and vertical rules isolated by morphological opening with long
+  thin kernels; every enclosed white region between rules is a cell, so merged cells come out
+  as one cell spanning several rows/columns (`pdf_grid` recovers the rows × columns).
+- Cells: ink inside a cell (rules removed) split into text lines by its horizontal profile;
+  each line cropped tight and recognised in one batch per page. A cell's confidence is the
+  lowest character probability of its text, lowered further when the text does not look like
+  what a table cell holds (digits split by a gap, stray characters mixed into a number), so a
+  doubtful number is `uncertain` (tasks.layout.UNCERTAIN_BELOW), never passed off as read.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tasks.readers.grid import ReadError
+from tasks.readers.pdf_grid import BoxCell, TablePart
+
+log = logging.getLogger(__name__)
+
+_ENGINE = None
+_LOCK = threading.Lock()
+
+# A cell with fewer ink pixels than this (after the rules are removed) is empty.
+MIN_INK_PIXELS = 12
+# Confidence given to a cell whose digits are split by a gap ("2 0": two numbers or one?).
+SPLIT_DIGITS_CONFIDENCE = 0.4
+# Confidence cap for a number cell that also holds stray characters.
+MIXED_CONFIDENCE = 0.5
+
+
+def engine():
+    """The shared RapidOCR engine (loaded once, thread-safe). Raises ReadError when it cannot
+    run here."""
+    global _ENGINE
+    if _ENGINE is not None:
+        return _ENGINE
+    with _LOCK:
+        if _ENGINE is not None:
+            return _ENGINE
+        try:
+            import rapidocr
+            from rapidocr import RapidOCR
+        except Exception as e:   # noqa: BLE001 — ImportError, or onnxruntime failing to load
+            raise ReadError("ocr.unavailable",
+                            f"扫描件需要文字识别（OCR），但本机未安装可用的OCR引擎：{e}") from e
+        models = Path(rapidocr.__file__).parent / "models"
+        det = models / "PP-OCRv6_det_small.onnx"
+        rec = models / "PP-OCRv6_rec_small.onnx"
+        if not det.is_file() or not rec.is_file():
+            raise ReadError("ocr.unavailable", "扫描件需要文字识别（OCR），但OCR模型文件缺失")
+        params = {
+            "Global.use_cls": False,
+            "Global.log_level": "warning",
+            "Global.model_root_dir": str(models),
+            "Det.model_path": str(det),
+            "Rec.model_path": str(rec),
+            "Rec.rec_batch_num": 12,
+            "Rec.rec_img_shape": [3, 48, 160],
+        }
+        try:
+            _ENGINE = RapidOCR(params=params)
+        except Exception as e:   # noqa: BLE001
+            raise ReadError("ocr.unavailable", f"OCR引擎无法启动：{type(e).__name__}: {e}") from e
+        return _ENGINE
+
+
+def render_page(page, dpi: int) -> np.ndarray:
+    """A pypdfium2 page → 8-bit grayscale image at `dpi`."""
+    bitmap = page.render(scale=dpi / 72.0, grayscale=True)
+    img = np.array(bitmap.to_pil().convert("L"))
+    return img
+
+
+# --- geometry ----------------------------------------------------------------------------
+
+def binarize(gray: np.ndarray) -> np.ndarray:
+    """Ink = 255. Adaptive, so uneven scan backgrounds do not turn into ink."""
+    import cv2
+
+    blur = cv2.GaussianBlur(gray, (3, 3), 0)
+    return cv2.adaptiveThreshold(blur, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
+                                 31, 15)
+
+
+def _rules(bw: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    h, w = bw.shape
+    hk = max(int(w / 35 * scale), 20)
+    vk = max(int(h / 70 * scale), 15)
+    horiz = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (hk, 1)))
+    vert = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vk)))
+    return horiz, vert
+
+
+def skew_angle(bw: np.ndarray) -> float:
+    """Skew in degrees (positive = counter-clockwise text) from the long horizontal rules and
+    text baselines, by maximising the sharpness of the row profile over candidate angles."""
+    import cv2
+
+    h, w = bw.shape
+    small = cv2.resize(bw, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    horiz, _ = _rules(small, scale=0.6)
+    src = horiz if horiz.sum() > 255 * small.shape[1] * 2 else small
+    best, best_a = -1.0, 0.0
+    center = (small.shape[1] / 2, small.shape[0] / 2)
+    for a in np.arange(-2.0, 2.01, 0.1):
+        m = cv2.getRotationMatrix2D(center, a, 1.0)
+        rot = cv2.warpAffine(src, m, (small.shape[1], small.shape[0]), flags=cv2.INTER_NEAREST,
+                             borderValue=0)
+        prof = rot.sum(axis=1, dtype=np.float64)
+        score = float((prof ** 2).sum())
+        if score > best:
+            best, best_a = score, float(a)
+    # refine around the best
+    for a in np.arange(best_a - 0.09, best_a + 0.095, 0.03):
+        m = cv2.getRotationMatrix2D(center, a, 1.0)
+        rot = cv2.warpAffine(src, m, (small.shape[1], small.shape[0]), flags=cv2.INTER_NEAREST,
+                             borderValue=0)
+        prof = rot.sum(axis=1, dtype=np.float64)
+        score = float((prof ** 2).sum())
+        if score > best:
+            best, best_a = score, float(a)
+    return best_a
+
+
+def deskew(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    import cv2
+
+    angle = skew_angle(binarize(gray))
+    if abs(angle) < 0.05:
+        return gray, 0.0
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=255)
+    return out, angle
+
+
+@dataclass
+class PxCell:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def find_tables(gray: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[PxCell], np.ndarray]]:
+    """Ruled tables in a deskewed page image: [(table box, cells, rule mask)] in pixels."""
+    import cv2
+
+    bw = binarize(gray)
+    horiz, vert = _rules(bw)
+    # close small gaps in the rules (scan noise, JPEG)
+    horiz = cv2.morphologyEx(horiz, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    vert = cv2.morphologyEx(vert, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 9)))
+    rules = cv2.bitwise_or(horiz, vert)
+    rules = cv2.dilate(rules, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    h, w = gray.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rules, connectivity=8)
+    tables = []
+    for i in range(1, n):
+        x, y, bw_, bh, area = stats[i]
+        if bw_ < w * 0.25 or bh < 20:
+            continue
+        mask = (labels[y:y + bh, x:x + bw_] == i).astype(np.uint8) * 255
+        # need both horizontal and vertical rules to be a table
+        if vert[y:y + bh, x:x + bw_].sum() < 255 * bh or horiz[y:y + bh, x:x + bw_].sum() < 255 * bw_ * 2:
+            continue
+        cells = _cells_in(mask, x, y)
+        if len(cells) >= 2:
+            tables.append(((int(x), int(y), int(x + bw_), int(y + bh)), cells, mask))
+    tables.sort(key=lambda t: t[0][1])
+    return tables
+
+
+def _cells_in(mask: np.ndarray, ox: int, oy: int) -> list[PxCell]:
+    """The white regions enclosed by the rules of one table."""
+    import cv2
+
+    inv = cv2.bitwise_not(mask)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+    mh, mw = mask.shape
+    cells = []
+    for i in range(1, n):
+        x, y, cw, ch, area = stats[i]
+        if x == 0 or y == 0 or x + cw >= mw or y + ch >= mh:
+            continue          # outside the table frame
+        if cw < 8 or ch < 8:
+            continue
+        if area < 0.5 * cw * ch:
+            continue          # not a box (an odd gap between rules)
+        cells.append(PxCell(int(ox + x), int(oy + y), int(ox + x + cw), int(oy + y + ch)))
+    return cells
+
+
+def _ink_lines(ink: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Text lines in a cell's ink: [(y0, y1, x0, x1)] by the horizontal profile."""
+    rows = np.where(ink.sum(axis=1) > 0)[0]
+    if rows.size == 0:
+        return []
+    bands: list[list[int]] = [[int(rows[0]), int(rows[0])]]
+    for r in rows[1:]:
+        if r - bands[-1][1] <= 2:
+            bands[-1][1] = int(r)
+        else:
+            bands.append([int(r), int(r)])
+    out = []
+    for y0, y1 in bands:
+        if y1 - y0 < 3:
+            continue          # a speck, not a line of text
+        band = ink[y0:y1 + 1]
+        cols = np.where(band.sum(axis=0) > 0)[0]
+        if cols.size == 0:
+            continue
+        if band.sum() / 255 < MIN_INK_PIXELS:
+            continue
+        out.append((y0, y1 + 1, int(cols[0]), int(cols[-1]) + 1))
+    # a line split by the profile into a thin piece (a quote mark, a dot) joins its neighbour
+    merged: list[tuple[int, int, int, int]] = []
+    for b in out:
+        if merged and (b[1] - b[0] < 8 or merged[-1][1] - merged[-1][0] < 8) and b[0] - merged[-1][1] < 6:
+            p = merged.pop()
+            b = (p[0], b[1], min(p[2], b[2]), max(p[3], b[3]))
+        merged.append(b)
+    return merged
+
+
+# Crops for the recogniser: the ink's tight box plus a white margin (a fraction of the line
+# height), at least MIN_RATIO wide for its height, so a lone digit is not read from a sliver.
+CROP_MARGIN = 0.3
+MIN_RATIO = 1.2
+
+
+def line_crop(gray: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray | None:
+    import cv2
+
+    crop = gray[y0:y1, x0:x1]
+    if crop.size == 0:
+        return None
+    h, w = crop.shape
+    m = max(int(round(h * CROP_MARGIN)), 2)
+    side = max(m, int((MIN_RATIO * (h + 2 * m) - w) / 2))
+    crop = cv2.copyMakeBorder(crop, m, m, side, side, cv2.BORDER_CONSTANT, value=255)
+    return cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+
+
+@dataclass
+class _Job:
+    cell: int
+    crop: np.ndarray
+
+
+def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
+                do_deskew: bool = True) -> list[TablePart]:
+    """Ruled tables of one page image, each cell OCR'd. Boxes are returned in PDF points."""
+    import cv2
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+    eng = engine or globals()["engine"]()
+    if do_deskew:
+        gray, _ = deskew(gray)
+    tables = find_tables(gray)
+    if not tables:
+        return []
+    bw = binarize(gray)
+    k = 72.0 / dpi
+    parts: list[TablePart] = []
+    jobs: list[_Job] = []
+    all_cells: list[tuple[int, PxCell]] = []
+    for t_i, (tbox, cells, mask) in enumerate(tables):
+        for c in cells:
+            all_cells.append((t_i, c))
+    lines_of: dict[int, int] = {}
+    for ci, (t_i, c) in enumerate(all_cells):
+        pad = 2
+        x0, y0, x1, y1 = c.x0 + pad, c.y0 + pad, c.x1 - pad, c.y1 - pad
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            continue
+        ink = bw[y0:y1, x0:x1].copy()
+        # remove what is left of the rules along the cell's edges
+        ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2)))
+        if ink.sum() / 255 < MIN_INK_PIXELS:
+            continue
+        for (ly0, ly1, lx0, lx1) in _ink_lines(ink):
+            crop = line_crop(gray, y0 + ly0, y0 + ly1, x0 + lx0, x0 + lx1)
+            if crop is None:
+                continue
+            jobs.append(_Job(ci, crop))
+            lines_of[ci] = lines_of.get(ci, 0) + 1
+    texts: dict[int, list[tuple[str, float]]] = {}
+    if jobs:
+        res = eng._load_rec_model()(TextRecInput(img=[j.crop for j in jobs], return_word_box=True))
+        for j, txt, score, words in zip(jobs, res.txts, res.scores, res.word_results):
+            confs = list(getattr(words, "confs", None) or [score])
+            texts.setdefault(j.cell, []).append((txt, min(confs) if txt else 0.0))
+    by_table: dict[int, list[BoxCell]] = {}
+    for ci, (t_i, c) in enumerate(all_cells):
+        got = texts.get(ci, [])
+        text = "".join(t for t, _ in got)
+        conf = min((s for _, s in got), default=1.0)
+        text, conf = _check(text, conf)
+        bbox = (round(c.x0 * k, 2), round(c.y0 * k, 2), round(c.x1 * k, 2), round(c.y1 * k, 2))
+        by_table.setdefault(t_i, []).append(BoxCell(bbox=bbox, text=text, page=page_no,
+                                                    confidence=round(conf, 4)))
+    for t_i, (tbox, cells, mask) in enumerate(tables):
+        bcs = by_table.get(t_i, [])
+        if not bcs:
+            continue
+        bbox = tuple(round(v * k, 2) for v in tbox)
+        part = TablePart(page=page_no, bbox=bbox, cells=bcs, page_height=gray.shape[0] * k)
+        if part.n_cols >= 2:
+            parts.append(part)
+    return parts
+
+
+_NUMBERISH = re.compile(r"^[\d\s.,，。．:：;；+\-—－_'\"`~·|/\\()（）\[\]lIoOSB]+$")
+
+
+def _check(text: str, conf: float) -> tuple[str, float]:
+    """Normalise one cell's OCR text and cap the confidence of doubtful numbers."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    if not t:
+        return "", conf
+    digits = sum(ch.isdigit() for ch in t)
+    if digits and digits >= 0.5 * len(t.replace(" ", "")):
+        if re.search(r"\d\s+\d", t):
+            conf = min(conf, SPLIT_DIGITS_CONFIDENCE)
+        core = t.replace(" ", "")
+        if not re.fullmatch(r"\d+(?:\.\d+)?", core):
+            conf = min(conf, MIXED_CONFIDENCE)
+    return t, conf
+
+
+# --- running text of a page (title lines) -------------------------------------------------
+
+def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = None,
+               max_lines: int = 12, do_deskew: bool = True) -> list[str]:
+    """The page's text lines outside the tables, top to bottom (detection on a half-size
+    image, recognition at full size)."""
+    import cv2
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+    eng = engine or globals()["engine"]()
+    if do_deskew:
+        gray, _ = deskew(gray)
+    h, w = gray.shape
+    k = 72.0 / dpi
+    scale = 0.5
+    small = cv2.resize(gray, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    det = eng._load_det_model()
+    res = det(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))
+    boxes = [] if res.boxes is None else list(res.boxes)
+    items = []
+    for b in boxes:
+        xs, ys = [p[0] / scale for p in b], [p[1] / scale for p in b]
+        x0, y0, x1, y1 = max(min(xs) - 3, 0), max(min(ys) - 3, 0), min(max(xs) + 3, w), min(max(ys) + 3, h)
+        cy_pt = (y0 + y1) / 2 * k
+        cx_pt = (x0 + x1) / 2 * k
+        if exclude and any(e[0] <= cx_pt <= e[2] and e[1] <= cy_pt <= e[3] for e in exclude):
+            continue
+        items.append((int(y0), int(y1), int(x0), int(x1)))
+    # group boxes into lines by vertical overlap; only the first max_lines lines are read
+    items.sort()
+    groups: list[list[tuple[int, int, int, int]]] = []
+    for it in items:
+        mid = (it[0] + it[1]) / 2
+        for g in groups:
+            if min(i[0] for i in g) <= mid <= max(i[1] for i in g):
+                g.append(it)
+                break
+        else:
+            groups.append([it])
+    groups.sort(key=lambda g: min(i[0] for i in g))
+    groups = [sorted(g, key=lambda i: i[2]) for g in groups[:max_lines]]
+    flat = [it for g in groups for it in g]
+    if not flat:
+        return []
+    crops = [line_crop(gray, y0, y1, x0, x1) for y0, y1, x0, x1 in flat]
+    out = eng._load_rec_model()(TextRecInput(img=crops))
+    txt_of = dict(zip(map(id, flat), out.txts))
+    lines = ["".join(txt_of[id(it)] for it in g).strip() for g in groups]
+    return [ln for ln in lines if ln]

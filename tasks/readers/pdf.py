@@ -1,0 +1,351 @@
+"""PDF → Document: ruled tables from the text layer (pdfplumber), OCR for pages without one.
+
+Steps, cheapest first:
+1. pypdfium2 opens the file (an encrypted file is retried with the empty password; a file that
+   still cannot be opened is `pdf.encrypted` / `pdf.corrupt`) and reads every page's text
+   (about 25× faster than pdfplumber). That text is the running text (`Document.text`, page
+   numbers dropped so the title lines come first) and decides, per page:
+   - *text* page holding one of the tables (a table marker or row label in its text), or the
+     page right after one when that page starts with table rows → pdfplumber extracts its ruled
+     tables (after `dedupe_chars()`, so simulated bold does not double digits);
+   - *image* page (no usable text: a scan, or glyphs without a Unicode map that read as
+     `(cid:NNN)`) → `tasks.readers.ocr` finds the table grid in the rendered image and reads
+     each cell; the page's lines are OCR'd for the running text when it is the first page.
+   Every other page is never handed to pdfplumber, so a 300-page file with one relevant table
+   costs little more than a 6-page one.
+2. Table parts are turned into grids (`pdf_grid`): merged label cells copied (merged=True),
+   a table split across pages joined into one grid (same columns, repeated header dropped).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from tasks import spec
+from tasks.labels import normalize, squash
+from tasks.readers.grid import Document, Grid, ReadError, TextLine
+from tasks.readers.pdf_grid import BoxCell, TablePart, build_grid, can_join, join_parts, part_matrix
+
+log = logging.getLogger(__name__)
+
+# A page whose text has fewer usable characters than this is an image page (needs OCR).
+MIN_TEXT_CHARS = 12
+# Share of unmappable characters (control codes, Latin-1 noise, U+FFFD) above which a page's
+# text is glyph garbage (fonts without a ToUnicode map: pdfminer shows them as (cid:NNN)).
+GARBLED_SHARE = 0.2
+OCR_DPI = 200
+
+_PAGE_NUMBER = re.compile(
+    r"^[\s\-－—–_·•~]*(?:第\s*)?[0-9一二三四五六七八九十]{1,4}\s*(?:页)?"
+    r"(?:\s*(?:[/／]|共)\s*[0-9]{1,4}\s*页?)?[\s\-－—–_·•~]*$")
+_SECTION_TITLE = re.compile(r"^\s*[一二三四五六七八九十]{1,3}\s*[、.．]")
+
+
+@dataclass
+class PageInfo:
+    index: int                 # 0-based
+    text: str
+    width: float
+    height: float
+    usable: int = 0
+    garbled: bool = False
+    needs_ocr: bool = False
+    candidate: bool = False
+    marker: bool = False       # a table marker or row label in the text
+    ruled: bool = False        # has enough path objects to hold a ruled table
+    lines: list[str] = field(default_factory=list)
+
+
+def _markers() -> tuple[str, ...]:
+    lab = spec.labels()
+    out = {squash(m) for ms in lab["tables"].values() for m in ms}
+    for key, cores in lab["rows"].items():
+        for c in cores:
+            if len(normalize(c)) >= 4:
+                out.add(normalize(c))
+    out |= {"本年制发件数", "本年处理决定数量", "本年收费金额", "信息内容", "申请人情况"}
+    return tuple(sorted(out))
+
+
+_MARKERS: tuple[str, ...] | None = None
+
+
+def markers() -> tuple[str, ...]:
+    global _MARKERS
+    if _MARKERS is None:
+        _MARKERS = _markers()
+    return _MARKERS
+
+
+def is_page_number(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and len(s) <= 16 and bool(_PAGE_NUMBER.match(s))
+
+
+def _is_garbage_char(ch: str) -> bool:
+    o = ord(ch)
+    return (o < 0x20 and ch not in "\t\r\n") or 0x7f <= o <= 0xff or ch == "\ufffd" \
+        or 0xe000 <= o <= 0xf8ff
+
+
+def classify_text(text: str) -> tuple[int, bool]:
+    """(usable characters, garbled?) of one page's extracted text."""
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return 0, False
+    bad = sum(1 for c in chars if _is_garbage_char(c))
+    cid = len(re.findall(r"\(cid:\d+\)", text))
+    usable = len(chars) - bad
+    garbled = (bad / len(chars) > GARBLED_SHARE) or (cid > 5 and cid * 7 > len(chars) * 0.5)
+    return usable, garbled
+
+
+def _has_table_marker(text: str) -> bool:
+    s = squash(text)
+    return any(m in s for m in markers())
+
+
+def _starts_with_table_rows(lines: list[str]) -> bool:
+    """The first lines of a page look like the rest of a table (numbers in a row)."""
+    body = [ln for ln in lines if ln.strip() and not is_page_number(ln)][:4]
+    for ln in body:
+        nums = re.findall(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])", unicodedata.normalize("NFKC", ln))
+        if len(nums) >= 3 and not re.search(r"年\s*\d+\s*月", ln):
+            return True
+    return False
+
+
+def _open_pdfium(data: bytes):
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == 4:     # FPDF_ERR_PASSWORD
+            try:
+                return pdfium.PdfDocument(data, password="")
+            except pdfium.PdfiumError:
+                raise ReadError("pdf.encrypted", "PDF文件已加密，需要密码才能打开，无法读取") from e
+        if getattr(e, "err_code", None) == 6:     # FPDF_ERR_SECURITY
+            raise ReadError("pdf.encrypted", "PDF文件使用了不支持的加密方式，无法读取") from e
+        raise ReadError("pdf.corrupt", f"PDF文件已损坏或不完整，无法打开（{e}）") from e
+
+
+def scan_pages(pdf) -> list[PageInfo]:
+    """Every page's text through pdfium, classified."""
+    import pypdfium2.raw as pdfium_c
+
+    pages: list[PageInfo] = []
+    for i in range(len(pdf)):
+        try:
+            page = pdf[i]
+        except Exception as e:   # noqa: BLE001 — a broken page is skipped, not fatal
+            log.debug("page %d unreadable: %s", i + 1, e)
+            pages.append(PageInfo(i, "", 595.0, 842.0))
+            continue
+        w, h = page.get_size()
+        tp = page.get_textpage()
+        text = tp.get_text_range() or ""
+        tp.close()
+        info = PageInfo(i, text.replace("\r\n", "\n").replace("\r", "\n"), w, h)
+        info.usable, info.garbled = classify_text(info.text)
+        info.lines = [ln.strip() for ln in info.text.split("\n") if ln.strip()]
+        if info.garbled or info.usable < MIN_TEXT_CHARS:
+            has_image = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, 1) > 0
+            info.needs_ocr = info.garbled or has_image
+        elif _has_table_marker(info.text) or (pages and pages[-1].marker):
+            info.marker = _has_table_marker(info.text)
+            # ruled tables are drawn with paths; prose that only mentions 行政复议 has none
+            info.ruled = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) >= 4
+        page.close()
+        pages.append(info)
+    any_ruled = any(p.marker and p.ruled for p in pages)
+    for p in pages:
+        if p.marker and (p.ruled or not any_ruled):
+            p.candidate = True
+    for a, b in zip(pages, pages[1:]):
+        if a.candidate and not b.candidate and not b.needs_ocr and (b.ruled or not any_ruled) \
+                and _starts_with_table_rows(b.lines):
+            b.candidate = True
+    return pages
+
+
+def _count_objects(page, kind: int, enough: int) -> int:
+    n = 0
+    for _ in page.get_objects(filter=[kind], max_depth=3):
+        n += 1
+        if n >= enough:
+            break
+    return n
+
+
+def read_pdf(path: str, data: bytes, sha256: str) -> Document:
+    pdf = _open_pdfium(data)
+    try:
+        n = len(pdf)
+        if n == 0:
+            raise ReadError("pdf.empty", "PDF文件没有任何页面")
+        pages = scan_pages(pdf)
+        doc = Document(path=path, sha256=sha256, format="pdf",
+                       meta={"pages": n})
+        parts: list[TablePart] = []
+        between: dict[int, tuple[str, str]] = {}   # page index → (text above first table, below last)
+        cand = [p.index for p in pages if p.candidate]
+        if cand:
+            parts += _text_tables(data, cand, between)
+        ocr_pages = [p.index for p in pages if p.needs_ocr]
+        ocr_text: dict[int, list[str]] = {}
+        if ocr_pages:
+            parts += _ocr_tables(pdf, pages, ocr_pages, ocr_text, doc)
+        doc.text = _running_text(pages, ocr_text)
+        doc.grids = assemble(parts, between)
+        doc.meta["table_pages"] = sorted({p.page for p in parts})
+        if ocr_pages:
+            doc.meta["ocr_pages"] = [i + 1 for i in ocr_pages]
+        if ocr_pages and (ocr_text or any(p.page - 1 in ocr_pages for p in parts)):
+            doc.format = "scan"
+        return doc
+    finally:
+        pdf.close()
+
+
+def _running_text(pages: list[PageInfo], ocr_text: dict[int, list[str]]) -> list[TextLine]:
+    out: list[TextLine] = []
+    for p in pages:
+        lines = ocr_text.get(p.index) if p.needs_ocr else p.lines
+        for ln in lines or []:
+            if is_page_number(ln):
+                continue
+            out.append(TextLine(text=ln, page=p.index + 1))
+    return out
+
+
+# --- text layer: pdfplumber on the candidate pages only ------------------------------------
+
+def _text_tables(data: bytes, page_indexes: list[int],
+                 between: dict[int, tuple[str, str]]) -> list[TablePart]:
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+
+    parts: list[TablePart] = []
+    try:
+        pl = pdfplumber.open(io.BytesIO(data), password="")
+    except PDFPasswordIncorrect as e:
+        raise ReadError("pdf.encrypted", "PDF文件已加密，需要密码才能打开，无法读取") from e
+    except Exception as e:   # noqa: BLE001
+        raise ReadError("pdf.corrupt", f"PDF文件结构损坏，无法解析表格（{type(e).__name__}）") from e
+    with pl:
+        for i in page_indexes:
+            try:
+                page = pl.pages[i].dedupe_chars()
+                found = page.find_tables()
+                page_parts = [_plumber_part(page, t, i + 1) for t in found]
+            except Exception as e:   # noqa: BLE001 — one broken page must not stop the file
+                log.debug("page %d: table extraction failed: %s", i + 1, e)
+                continue
+            page_parts = [p for p in page_parts if p is not None]
+            page_parts.sort(key=lambda p: p.bbox[1])
+            if page_parts:
+                top, bottom = page_parts[0].bbox[1], page_parts[-1].bbox[3]
+                above = page.crop((0, 0, page.width, max(top - 1, 0.1))).extract_text() or ""
+                below = page.crop((0, min(bottom + 1, page.height - 0.1), page.width,
+                                   page.height)).extract_text() or ""
+                between[i + 1] = (above, below)
+            parts += page_parts
+    return parts
+
+
+def cell_text(raw: str | None) -> str:
+    """A cell's lines joined: Chinese labels wrap without a space; digits a naive reader would
+    split ("2 0" from spaced glyphs) are joined again by parse_cell, which ignores spaces."""
+    if not raw:
+        return ""
+    lines = [ln.strip() for ln in raw.split("\n") if ln.strip()]
+    return "".join(lines)
+
+
+def _plumber_part(page, table, page_no: int) -> TablePart | None:
+    cells: list[BoxCell] = []
+    texts = table.extract()
+    for row, trow in zip(table.rows, texts):
+        for bbox, t in zip(row.cells, trow):
+            if bbox is None:
+                continue
+            cells.append(BoxCell(bbox=tuple(round(v, 2) for v in bbox), text=cell_text(t),
+                                 page=page_no))
+    if not cells:
+        return None
+    part = TablePart(page=page_no, bbox=tuple(table.bbox), cells=cells,
+                     page_height=float(page.height))
+    if part.n_cols < 2:
+        return None      # a framed paragraph, not a table
+    return part
+
+
+# --- image pages: OCR ------------------------------------------------------------------------
+
+def _ocr_tables(pdf, pages: list[PageInfo], ocr_pages: list[int], ocr_text: dict[int, list[str]],
+                doc: Document) -> list[TablePart]:
+    from tasks.readers import ocr
+
+    parts: list[TablePart] = []
+    engine = ocr.engine()     # raises ReadError("ocr.unavailable") when it cannot run here
+    need_title = True
+    for i in ocr_pages:
+        page = pdf[i]
+        img = ocr.render_page(page, OCR_DPI)
+        page.close()
+        img, _ = ocr.deskew(img)
+        found = ocr.read_tables(img, OCR_DPI, i + 1, engine=engine, do_deskew=False)
+        parts += found
+        if need_title and (i == 0 or not any(not p.needs_ocr and p.usable for p in pages[:i])):
+            # the title block of the first page, for metadata
+            ocr_text[i] = ocr.read_lines(img, OCR_DPI, engine=engine, do_deskew=False,
+                                         exclude=[p.bbox for p in found])
+            need_title = False
+    return parts
+
+
+# --- grids -------------------------------------------------------------------------------------
+
+def _only_margin_text(text: str) -> bool:
+    for ln in text.split("\n"):
+        s = ln.strip()
+        if not s or is_page_number(s):
+            continue
+        if _SECTION_TITLE.match(s) or len(normalize(s)) > 20:
+            return False
+    return True
+
+
+def assemble(parts: list[TablePart], between: dict[int, tuple[str, str]] | None = None) -> list[Grid]:
+    """Table parts in reading order → grids, joining the parts of a table split across pages."""
+    between = between or {}
+    parts = sorted(parts, key=lambda p: (p.page, p.bbox[1]))
+    groups: list[list[TablePart]] = []
+    for p in parts:
+        if groups:
+            prev = groups[-1][-1]
+            last_on_page = prev is max((q for q in parts if q.page == prev.page),
+                                       key=lambda q: q.bbox[1])
+            first_on_page = p is min((q for q in parts if q.page == p.page),
+                                     key=lambda q: q.bbox[1])
+            gap_ok = (_only_margin_text(between.get(prev.page, ("", ""))[1])
+                      and _only_margin_text(between.get(p.page, ("", ""))[0]))
+            if last_on_page and first_on_page and gap_ok and can_join(prev, p):
+                groups[-1].append(p)
+                continue
+        groups.append([p])
+    grids: list[Grid] = []
+    for g in groups:
+        if len(g) == 1:
+            matrix = part_matrix(g[0])
+        else:
+            matrix, _ = join_parts(g)
+        grid = build_grid(matrix, index=len(grids))
+        if grid.rows:
+            grids.append(grid)
+    return grids
