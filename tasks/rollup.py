@@ -71,9 +71,36 @@ def rollup(con: duckdb.DuckDBPyConnection, year: int | None = None, level: str =
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
-    rel = con.sql("SELECT * FROM mart_rollup(?, ?, ?, ?)",
-                  params=[level, year, _region_code(region), bool(include_errors)])
-    return pl.DataFrame(rel)
+    return query_frame(con, "SELECT * FROM mart_rollup(?, ?, ?, ?)",
+                       [level, year, _region_code(region), bool(include_errors)])
+
+
+_TYPES = {"BOOLEAN": pl.Boolean, "TINYINT": pl.Int8, "SMALLINT": pl.Int16, "INTEGER": pl.Int32,
+          "BIGINT": pl.Int64, "HUGEINT": pl.Int128, "FLOAT": pl.Float32, "DOUBLE": pl.Float64,
+          "VARCHAR": pl.Utf8, "JSON": pl.Utf8, "DATE": pl.Date, "TIMESTAMP": pl.Datetime("us")}
+
+
+def _polars_type(t: str) -> pl.DataType | None:
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
+    if m:
+        return pl.Decimal(int(m.group(1)), int(m.group(2)))
+    return _TYPES.get(t)
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, query: str,
+                params: list | None = None) -> pl.DataFrame:
+    """A query's result as a polars frame, DECIMAL kept exact.
+
+    Built from Python rows: DuckDB's own polars/Arrow export needs pyarrow (not installed) and
+    its Arrow PyCapsule export leaks objects in duckdb 2.0 (nanobind prints "leaked instance"
+    lines at exit, after pytest's summary).
+    """
+    cur = con.execute(query, params or [])
+    desc = [(d[0], str(d[1])) for d in cur.description]
+    rows = cur.fetchall()
+    return pl.DataFrame([pl.Series(name, [r[i] for r in rows], dtype=_polars_type(t),
+                                   strict=False)
+                         for i, (name, t) in enumerate(desc)])
 
 
 def wide(frame: pl.DataFrame) -> pl.DataFrame:
