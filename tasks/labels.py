@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rapidfuzz import fuzz
 
@@ -22,6 +22,7 @@ _NUMBERING = re.compile(
 _DROP = re.compile(r"[\s\u3000\"'“”‘’「」『』《》〈〉()（）\[\]【】、,，.．。:：;；!！?？\-—_·/|]+")
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """NFKC, no whitespace, no quotes/brackets/punctuation, no leading numbering (一、 （一） 1.)."""
     t = unicodedata.normalize("NFKC", text or "")
@@ -30,6 +31,7 @@ def normalize(text: str) -> str:
     return _DROP.sub("", t)
 
 
+@lru_cache(maxsize=65536)
 def squash(text: str) -> str:
     """Normalise without removing numbering (for section/table markers like 第二十条第（一）项)."""
     t = unicodedata.normalize("NFKC", text or "")
@@ -127,6 +129,11 @@ def _score(core: str, ref: str) -> float:
     return full
 
 
-def contains_any(text: str, cores: list[str]) -> bool:
+def contains_any(text: str, cores: list[str] | tuple[str, ...]) -> bool:
     s = squash(text)
-    return any(squash(c) in s for c in cores)
+    return any(c in s for c in _squashed(tuple(cores)))
+
+
+@lru_cache(maxsize=256)
+def _squashed(cores: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(squash(c) for c in cores)

@@ -24,6 +24,9 @@ UNCERTAIN_BELOW = 0.90
 _MIN_ROWS = {"proactive": 2, "requests": 5, "appeals": 1}
 
 
+_APPEAL_MARKERS = tuple(spec.labels()["tables"]["appeals"][2:])
+
+
 @dataclass
 class LostRow:
     """A row that shows fewer numbers than it has columns: which ones were lost is unknown."""
@@ -109,7 +112,7 @@ def extract_layout(doc: Document) -> Layout:
             joined = "".join(c.text for c in row)
             _vote_version(joined, version_votes)
             pro_version = _proactive_header(joined) or pro_version
-            if contains_any(joined, spec.labels()["tables"]["appeals"][2:]) or (
+            if contains_any(joined, _APPEAL_MARKERS) or (
                     contains_any(joined, ["行政复议"]) and contains_any(joined, ["行政诉讼"])):
                 appeals_header_seen = True
             has_values = any(parse_cell(c.text)[0] is Kind.NUMBER for c in slots)
@@ -184,11 +187,12 @@ def extract_layout(doc: Document) -> Layout:
 
 
 def _vote_version(text: str, votes: dict[str, int]) -> None:
+    n = normalize(text)
     for marker in ("本年新制作数量", "上一年项目数量", "第二十条第九项", "政府集中采购"):
-        if marker in normalize(text):
+        if marker in n:
             votes["2019"] += 1
     for marker in ("本年制发件数", "本年收费金额"):
-        if marker in normalize(text):
+        if marker in n:
             votes["2021"] += 1
 
 

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from functools import lru_cache
 
 
 class Kind(Enum):
@@ -26,6 +27,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 
 
+@lru_cache(maxsize=65536)
 def parse_cell(text: str) -> tuple[Kind, Decimal | None]:
     t = unicodedata.normalize("NFKC", text or "").strip()
     t = t.replace("\u00a0", "").replace(" ", "")
