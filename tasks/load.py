@@ -23,6 +23,7 @@ PyCapsule stream interface, then moved with set-based SQL. No row-by-row inserts
 """
 from __future__ import annotations
 
+import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class LoadStats:
     cells_written: int = 0
     findings_written: int = 0
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per step
 
 
 def _sql(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> list[tuple]:
@@ -187,10 +189,22 @@ def load_cells_frame(reports: list[Report]) -> pl.DataFrame:
     """The long cell frame the load writes: :func:`tasks.model.cells_frame`'s columns (same
     names, types and values; tests/tasks/test_load.py checks it) plus row/col labels and bbox.
 
-    Built in one pass with flat lists (10,000 reports in about 2 s here, where cells_frame
-    takes about 8 s): a list-typed bbox column alone would cost 20 s, so bbox comes as four
-    float columns and becomes DOUBLE[] in SQL.
+    Built from flat lists with the cyclic garbage collector paused (it would otherwise walk
+    every cell of every report several times while the lists grow): 10,000 reports take a
+    few seconds here, where cells_frame takes two to three times as long. A list-typed bbox
+    column alone would cost 20 s, so bbox comes as four float columns and becomes DOUBLE[]
+    in SQL.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_cells_frame(reports)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_cells_frame(reports: list[Report]) -> pl.DataFrame:
     sha: list[str] = []
     keys: list[str] = []
     values: list[float | None] = []
@@ -356,18 +370,33 @@ def load_batch(con: duckdb.DuckDBPyConnection, run: RunInfo, files: list[SourceF
         "_in_cells": load_cells_frame(reports),
         "_in_findings": _findings_frame(reports, findings or {}, run),
     }
+    clock = time.perf_counter()
+    stats.timings["frames"] = clock - t0
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stats.timings[step] = now - clock
+        clock = now
+
     con.begin()
     try:
         for name, frame in frames.items():
             con.register(name, arrow_source(frame))
         _write_run(con, run)
         _write_files(con, run, stats)
+        lap("files")
         _write_reports(con, run, stats)
+        lap("reports")
         _write_cells(con, run, stats)
+        lap("cells")
         _write_findings(con, stats)
+        lap("findings")
         _update_current(con, stats)
         _drop_staging(con)
+        lap("current")
         con.commit()
+        lap("commit")
     except BaseException:
         con.rollback()
         raise
@@ -526,15 +555,16 @@ def _update_current(con: duckdb.DuckDBPyConnection, stats: LoadStats) -> None:
     _sql(con, """UPDATE raw_source_files SET is_current = true, superseded_by = NULL
         WHERE sha256 IN (SELECT sha256 FROM _in_files)
           AND (NOT is_current OR superseded_by IS NOT NULL)""")
+    # a report is current exactly when its file content is (supersession follows the file's
+    # path, so a report's own `file` spelling does not matter)
     stats.reports_superseded = _sql(con, """SELECT count(*) FROM raw_reports AS r
-        JOIN _in_files AS i ON r.file = i.path
-        WHERE r.sha256 <> i.sha256 AND r.is_current""")[0][0]
-    _sql(con, """UPDATE raw_reports AS r SET is_current = false, superseded_by = i.sha256
-        FROM _in_files AS i
-        WHERE r.file = i.path AND r.sha256 <> i.sha256 AND r.is_current""")
-    _sql(con, """UPDATE raw_reports SET is_current = true, superseded_by = NULL
-        WHERE sha256 IN (SELECT sha256 FROM _stage_reports)
-          AND (NOT is_current OR superseded_by IS NOT NULL)""")
+        JOIN raw_source_files AS f USING (sha256)
+        WHERE r.is_current AND NOT f.is_current""")[0][0]
+    _sql(con, """UPDATE raw_reports AS r
+        SET is_current = f.is_current, superseded_by = f.superseded_by
+        FROM raw_source_files AS f
+        WHERE f.sha256 = r.sha256 AND (r.is_current IS DISTINCT FROM f.is_current
+                                       OR r.superseded_by IS DISTINCT FROM f.superseded_by)""")
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:

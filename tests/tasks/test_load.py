@@ -196,6 +196,16 @@ def test_changed_file_keeps_history(con):
         (new.sha256, False, old.sha256), (old.sha256, True, None)]
 
 
+def test_supersession_follows_the_source_file_path(con):
+    # the report spells its file differently from the SourceFile: the path of the file decides
+    old = make_report(name="y")
+    load_batch(con, run("run-1"), [SourceFile("in/y.txt", old.sha256, 1, "txt")], [old], {})
+    new = with_sha(make_report(name="y"), "v2")
+    new.file = "./in/y.txt"
+    load_batch(con, run("run-2"), [SourceFile("in/y.txt", new.sha256, 1, "txt")], [new], {})
+    assert con.execute("SELECT sha256 FROM stg_reports_current").fetchall() == [(new.sha256,)]
+
+
 def test_unreadable_then_readable(con):
     r = make_report(name="scan")
     broken = SourceFile(r.file, hashlib.sha256(b"broken").hexdigest(), 5, None, "error",
@@ -378,7 +388,8 @@ def _bench(n: int) -> None:   # pragma: no cover - run by hand
         for label in ("first load", "same files again (new run)"):
             t = time.perf_counter()
             s = load_batch(con, RunInfo(f"bench-{label}"), files, reports, findings)
-            print(f"{label}: {time.perf_counter() - t:.1f} s  ({s.cells_written} cells written)")
+            print(f"{label}: {time.perf_counter() - t:.1f} s  ({s.cells_written} cells written)",
+                  {k: round(v, 2) for k, v in s.timings.items()})
         t = time.perf_counter()
         con.execute("SELECT count(*) FROM mart_rollup_province").fetchall()
         print(f"province roll-up: {time.perf_counter() - t:.1f} s")
