@@ -440,8 +440,8 @@ def test_a_suite_entry_gx_would_skip_is_an_error(tmp_path):
 def test_a_good_run_prints_nothing():
     code = ("from tests.factories import make_report, SEED_003_VALUES as S\n"
             "from tasks.validate import validate\n"
-            "out = validate([make_report(S, name='a'), make_report({**S, 'requests.new.total': None},"
-            " name='b')])\n"
+            "out = validate([make_report(S, name='a'),\n"
+            "                make_report({**S, 'requests.new.total': None}, name='b')])\n"
             "assert sum(map(len, out.values())) == 3, out\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
