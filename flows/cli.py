@@ -267,7 +267,7 @@ def synth(
 
 
 # Command groups owned by other modules register themselves on `app` when imported.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("flows.cli_report",)
 
 
 def _register() -> None:
