@@ -42,7 +42,7 @@ def solve(cells: dict[str, Cell], lost: list[LostRow]) -> list[tuple[str, str, l
 
 def _solve_table(cells: dict[str, Cell], table: str, lost: list[LostRow]) -> list[LostRow]:
     """Solve the lost rows of one table; returns the rows left unsolved."""
-    eqs = _equations(table)
+    eqs = _equations(table, set(cells))
     var_names = sorted({k for lhs, rhs in eqs for k in (*lhs, *rhs)}
                        | {k for r in lost for k in r.keys})
     idx = {k: i for i, k in enumerate(var_names)}
@@ -81,10 +81,12 @@ def _solve_table(cells: dict[str, Cell], table: str, lost: list[LostRow]) -> lis
     return pending
 
 
-def _equations(table: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def _equations(table: str, present: set[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The identities of one table: tables are independent, so an error in one never stops
-    inference in another."""
-    return [(i.lhs, i.rhs) for i in spec.identities() if i.rule.startswith(table + ".")]
+    inference in another. A report printing the single （六） row uses it in place of the
+    three sub-rows (`spec.identity_terms`)."""
+    return [spec.identity_terms(i, present) for i in spec.identities()
+            if i.rule.startswith(table + ".")]
 
 
 def _base_domains(cells: dict[str, Cell], names: list[str], lost_keys: set[str]):
