@@ -11,6 +11,7 @@ libreoffice-writer command -v soffice
 fonts-noto-cjk fc-list | grep -qi "Noto Sans CJK"
 libpango-1.0-0 ldconfig -p | grep -q "libpango-1.0.so.0"
 libpangoft2-1.0-0 ldconfig -p | grep -q "libpangoft2-1.0.so.0"
+libharfbuzz-subset0 ldconfig -p | grep -q "libharfbuzz-subset.so.0"
 poppler-utils command -v pdftoppm
 LIST
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
