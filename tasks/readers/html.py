@@ -34,6 +34,13 @@ MAX_SPAN = 200                         # clamp rowspan/colspan (HTML allows 1000
 MAX_GRID_ROWS = 2000
 MAX_GRID_COLS = 200
 MAX_GRID_CELLS = 100_000
+# Lexbor's cost grows with the square of the nesting depth of block containers (div, ul …):
+# 200,000 nested <div>s take minutes. Real pages nest a few dozen deep.
+MAX_BLOCK_DEPTH = 3000
+_BLOCK_TAG_RE = re.compile(
+    r"<(/?)(?:div|section|article|aside|nav|header|footer|main|blockquote|ul|ol|dl|dd|dt|center|"
+    r"address|figure|figcaption|fieldset|details|summary|dir|menu|pre|listing|hgroup|h[1-6])"
+    r"(?=[\s>/])", re.I)
 
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object", "embed", "svg",
               "math", "select", "option", "button", "textarea", "input", "head", "title",
@@ -197,6 +204,8 @@ def read_html(path: str, data: bytes, sha256: str) -> Document:
     if len(data) > MAX_HTML_BYTES:
         raise ReadError("html.too_large", f"网页文件过大（{len(data) // 1024 // 1024} MB），不像年度报告页面")
     text, encoding = decode_html(data)
+    if _block_depth(text) > MAX_BLOCK_DEPTH:
+        raise ReadError("html.too_deep", "网页元素嵌套过深，不像正常网页，拒绝解析")
     from selectolax.lexbor import LexborHTMLParser
 
     try:
@@ -213,8 +222,9 @@ def read_html(path: str, data: bytes, sha256: str) -> Document:
 
     doc = Document(path=path, sha256=sha256, format="html", meta={"encoding": encoding})
     # grids: the data tables of the article, plus report tables elsewhere on the page
+    in_article = {id(n) for n in _walk(article)}
     tables = [n for n in _walk(body) if n.tag == "table" and not n.has_table
-              and (n.data_table or _inside(n, article))]
+              and (n.data_table or id(n) in in_article)]
     for t in tables:
         g = _grid(t, len(doc.grids))
         if g.rows:
@@ -228,6 +238,19 @@ def read_html(path: str, data: bytes, sha256: str) -> Document:
     doc.meta["article"] = article.tag + ("." + article.attrs["class"].split()[0]
                                          if article.attrs.get("class") else "")
     return doc
+
+
+def _block_depth(text: str) -> int:
+    """Approximate maximum nesting depth of block containers (open tags minus close tags)."""
+    depth = best = 0
+    for m in _BLOCK_TAG_RE.finditer(text):
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > best:
+                best = depth
+    return best
 
 
 def _page_titles(parsed) -> list[str]:
@@ -268,12 +291,16 @@ def _weigh(root: _Node) -> None:
         n.weight = w
 
 
-def _inline_text(n: _Node) -> str:
+def _inline_text(n: _Node, budget: int | None = None) -> str:
     """The text directly in a block: its strings and those of inline descendants, not passing
-    through nested blocks, links or <br> (iterative)."""
+    through nested blocks, links or <br> (iterative). `budget` caps the nodes visited."""
     out: list[str] = []
     stack: list = list(reversed(n.children))
     while stack:
+        if budget is not None:
+            budget -= 1
+            if budget < 0:
+                break
         c = stack.pop()
         if isinstance(c, str):
             out.append(c)
@@ -301,14 +328,6 @@ def _find_article(body: _Node) -> _Node:
         if nxt is None:
             return cur
         cur = nxt
-
-
-def _inside(n: _Node, ancestor: _Node) -> bool:
-    while n is not None:
-        if n is ancestor:
-            return True
-        n = n.parent
-    return False
 
 
 def _text_lines(article: _Node) -> list[str]:
@@ -344,12 +363,17 @@ def _is_title(s: str) -> bool:
 def _find_title(body: _Node, article: _Node, page_titles: list[str]) -> str | None:
     """The nearest title-like block before the article (not a link), else the page's title."""
     best = None
+    ancestors = set()
+    a = article
+    while a is not None:
+        ancestors.add(id(a))
+        a = a.parent
     for n in _walk(body):
         if n is article:
             break
-        if n.in_link or n.tag == "a" or _inside(article, n):
+        if n.in_link or n.tag == "a" or id(n) in ancestors:
             continue
-        own = _WS.sub(" ", _inline_text(n)).strip()
+        own = _WS.sub(" ", _inline_text(n, budget=400)).strip()
         if _is_title(own):
             best = own
     if best:
