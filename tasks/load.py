@@ -454,8 +454,10 @@ def _write_reports(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStat
         SELECT sha256, {cols} FROM _in_reports""")
     _sql(con, """CREATE TEMP TABLE _stage_new AS
         SELECT sha256 FROM _stage_reports WHERE sha256 NOT IN (SELECT sha256 FROM raw_reports)""")
+    # `file` stays the first path (the same content seen elsewhere is the same report);
+    # rules_version is the findings' business (_write_findings)
     differs = " OR ".join(f"r.{c} IS DISTINCT FROM s.{c}" for c in _REPORT_COLS
-                          if c != "rules_version")
+                          if c not in ("file", "rules_version"))
     # existing reports whose metadata changed: marked for replacement in place
     _sql(con, f"""CREATE TEMP TABLE _stage_replace AS
         SELECT s.sha256 FROM _stage_reports AS s JOIN raw_reports AS r USING (sha256)
@@ -503,7 +505,7 @@ def _write_cells(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats)
           AND o.sha256 NOT IN (SELECT sha256 FROM _stage_replace)""")
     _sql(con, """DELETE FROM raw_cells USING _stage_replace AS r
         WHERE raw_cells.sha256 = r.sha256""")
-    sets = ", ".join(f"{c} = s.{c}" for c in _REPORT_COLS)
+    sets = ", ".join(f"{c} = s.{c}" for c in _REPORT_COLS if c != "file")
     _sql(con, f"""UPDATE raw_reports AS r SET {sets}, loaded_run = ?
         FROM _stage_reports AS s
         WHERE r.sha256 = s.sha256 AND s.sha256 IN (SELECT sha256 FROM _stage_replace)""",

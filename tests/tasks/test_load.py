@@ -206,6 +206,19 @@ def test_supersession_follows_the_source_file_path(con):
     assert con.execute("SELECT sha256 FROM stg_reports_current").fetchall() == [(new.sha256,)]
 
 
+def test_same_content_at_another_path_is_the_same_report(con):
+    r = make_report(name="dup")
+    load_batch(con, run("run-1"), [source(r)], [r], {})
+    before = snapshot(con, CORE)
+    copy = replace(r, file="copies/dup.txt")
+    stats = load_batch(con, run("run-2"), [SourceFile("copies/dup.txt", r.sha256, 1000, "txt")],
+                       [copy], {})
+    assert (stats.reports_new, stats.reports_replaced, stats.cells_written) == (0, 0, 0)
+    assert snapshot(con, CORE) == before
+    assert con.execute("SELECT path FROM raw_file_sightings WHERE run_id = 'run-2'"
+                       ).fetchall() == [("copies/dup.txt",)]
+
+
 def test_unreadable_then_readable(con):
     r = make_report(name="scan")
     broken = SourceFile(r.file, hashlib.sha256(b"broken").hexdigest(), 5, None, "error",
