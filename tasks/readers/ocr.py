@@ -39,6 +39,9 @@ MIN_INK_PIXELS = 12
 SPLIT_DIGITS_CONFIDENCE = 0.4
 # Confidence cap for a number cell that also holds stray characters.
 MIXED_CONFIDENCE = 0.5
+# Non-Chinese, non-numeric text read with less confidence than this is noise: the cell is
+# taken as empty (keeping its low confidence).
+NOISE_BELOW = 0.5
 
 
 def engine():
@@ -206,6 +209,51 @@ def _cells_in(mask: np.ndarray, ox: int, oy: int) -> list[PxCell]:
     return cells
 
 
+def clean_ink(ink: np.ndarray) -> np.ndarray | None:
+    """A cell's ink without scan specks and rule remnants, or None when nothing is left.
+
+    Glyph parts are kept: every component at least a third as tall as the tallest one, and any
+    smaller component close to one of those (a decimal point, a stroke of a character). An
+    isolated speck far from any glyph is dropped, so noise in a wide cell is not read as digits."""
+    import cv2
+
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 1:
+        return None
+    h, w = ink.shape
+    comps = []
+    for i in range(1, n):
+        x, y, cw, ch, area = (int(v) for v in st[i])
+        if (ch <= 4 and cw > 0.5 * w) or (cw <= 4 and ch > 0.6 * h):
+            continue          # what is left of a rule along the cell's edge
+        comps.append((i, x, y, cw, ch, area))
+    if not comps:
+        return None
+    hmax = max(c[4] for c in comps if c[5] >= 4) if any(c[5] >= 4 for c in comps) else 0
+    if hmax < 5:
+        return None
+    big = [c for c in comps if c[4] >= hmax / 3 and c[5] >= 8]
+    if not big:
+        return None
+    reach = 0.6 * hmax
+    keep = {c[0] for c in big}
+    for c in comps:
+        if c[0] in keep:
+            continue
+        cx0, cy0, cx1, cy1 = c[1], c[2], c[1] + c[3], c[2] + c[4]
+        for b in big:
+            bx0, by0, bx1, by1 = b[1], b[2], b[1] + b[3], b[2] + b[4]
+            dx = max(bx0 - cx1, cx0 - bx1, 0)
+            dy = max(by0 - cy1, cy0 - by1, 0)
+            if dx <= reach and dy <= reach:
+                keep.add(c[0])
+                break
+    out = np.where(np.isin(lab, list(keep)), 255, 0).astype(np.uint8)
+    if out.sum() / 255 < MIN_INK_PIXELS:
+        return None
+    return out
+
+
 def _ink_lines(ink: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Text lines in a cell's ink: [(y0, y1, x0, x1)] by the horizontal profile."""
     rows = np.where(ink.sum(axis=1) > 0)[0]
@@ -289,10 +337,8 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
         x0, y0, x1, y1 = c.x0 + pad, c.y0 + pad, c.x1 - pad, c.y1 - pad
         if x1 - x0 < 4 or y1 - y0 < 4:
             continue
-        ink = bw[y0:y1, x0:x1].copy()
-        # remove what is left of the rules along the cell's edges
-        ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2)))
-        if ink.sum() / 255 < MIN_INK_PIXELS:
+        ink = clean_ink(bw[y0:y1, x0:x1])
+        if ink is None:
             continue
         for (ly0, ly1, lx0, lx1) in _ink_lines(ink):
             crop = line_crop(gray, y0 + ly0, y0 + ly1, x0 + lx0, x0 + lx1)
@@ -334,6 +380,9 @@ def _check(text: str, conf: float) -> tuple[str, float]:
     t = unicodedata.normalize("NFKC", text).strip()
     if not t:
         return "", conf
+    if conf < NOISE_BELOW and not any("\u4e00" <= ch <= "\u9fff" for ch in t) \
+            and not re.fullmatch(r"\d+(?:\.\d+)?", t):
+        return "", conf       # noise read as letters: an unsure empty cell, not a value
     digits = sum(ch.isdigit() for ch in t)
     if digits and digits >= 0.5 * len(t.replace(" ", "")):
         if re.search(r"\d\s+\d", t):

@@ -56,6 +56,7 @@ class PageInfo:
     candidate: bool = False
     marker: bool = False       # a table marker or row label in the text
     ruled: bool = False        # has enough path objects to hold a ruled table
+    big_image: bool = False    # a text page with a picture covering a quarter of it or more
     lines: list[str] = field(default_factory=list)
 
 
@@ -156,10 +157,13 @@ def scan_pages(pdf) -> list[PageInfo]:
         if info.garbled or info.usable < MIN_TEXT_CHARS:
             has_image = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, 1) > 0
             info.needs_ocr = info.garbled or has_image
-        elif _has_table_marker(info.text) or (pages and pages[-1].marker):
-            info.marker = _has_table_marker(info.text)
-            # ruled tables are drawn with paths; prose that only mentions 行政复议 has none
-            info.ruled = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) >= 4
+        else:
+            if _has_table_marker(info.text) or (pages and pages[-1].marker):
+                info.marker = _has_table_marker(info.text)
+                # ruled tables are drawn with paths; prose that only mentions 行政复议 has none
+                info.ruled = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) >= 4
+            # a table pasted as a picture into a text page
+            info.big_image = _largest_image_share(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, w * h) >= 0.25
         page.close()
         pages.append(info)
     any_ruled = any(p.marker and p.ruled for p in pages)
@@ -171,6 +175,17 @@ def scan_pages(pdf) -> list[PageInfo]:
                 and _starts_with_table_rows(b.lines):
             b.candidate = True
     return pages
+
+
+def _largest_image_share(page, kind: int, area: float) -> float:
+    best = 0.0
+    for obj in page.get_objects(filter=[kind], max_depth=3):
+        try:
+            left, bottom, right, top = obj.get_pos()
+        except Exception:   # noqa: BLE001
+            continue
+        best = max(best, abs(right - left) * abs(top - bottom) / max(area, 1.0))
+    return best
 
 
 def _count_objects(page, kind: int, enough: int) -> int:
@@ -196,7 +211,7 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
         cand = [p.index for p in pages if p.candidate]
         if cand:
             parts += _text_tables(data, cand, between)
-        ocr_pages = [p.index for p in pages if p.needs_ocr]
+        ocr_pages = [p.index for p in pages if p.needs_ocr or (p.big_image and not p.candidate)]
         ocr_text: dict[int, list[str]] = {}
         if ocr_pages:
             parts += _ocr_tables(pdf, pages, ocr_pages, ocr_text, doc)
@@ -240,7 +255,9 @@ def _text_tables(data: bytes, page_indexes: list[int],
     with pl:
         for i in page_indexes:
             try:
-                page = pl.pages[i].dedupe_chars()
+                page = pl.pages[i]
+                if has_doubled_chars(page.chars):
+                    page = page.dedupe_chars()     # simulated bold draws every glyph twice
                 found = page.find_tables()
                 page_parts = [_plumber_part(page, t, i + 1) for t in found]
             except Exception as e:   # noqa: BLE001 — one broken page must not stop the file
@@ -256,6 +273,16 @@ def _text_tables(data: bytes, page_indexes: list[int],
                 between[i + 1] = (above, below)
             parts += page_parts
     return parts
+
+
+def has_doubled_chars(chars: list[dict], tol: float = 1.0) -> bool:
+    """Some glyph drawn twice at (nearly) the same place: simulated bold, or a shadow."""
+    keyed = sorted(((round(c["top"]), c["text"], c["x0"], c["top"]) for c in chars
+                    if c["text"].strip()))
+    for a, b in zip(keyed, keyed[1:]):
+        if a[1] == b[1] and abs(a[2] - b[2]) <= tol and abs(a[3] - b[3]) <= tol:
+            return True
+    return False
 
 
 def cell_text(raw: str | None) -> str:
@@ -301,7 +328,8 @@ def _ocr_tables(pdf, pages: list[PageInfo], ocr_pages: list[int], ocr_text: dict
         img, _ = ocr.deskew(img)
         found = ocr.read_tables(img, OCR_DPI, i + 1, engine=engine, do_deskew=False)
         parts += found
-        if need_title and (i == 0 or not any(not p.needs_ocr and p.usable for p in pages[:i])):
+        if need_title and pages[i].needs_ocr and \
+                not any(not p.needs_ocr and p.usable for p in pages[:i]):
             # the title block of the first page, for metadata
             ocr_text[i] = ocr.read_lines(img, OCR_DPI, engine=engine, do_deskew=False,
                                          exclude=[p.bbox for p in found])
