@@ -297,7 +297,7 @@ class SmtpSession:
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
             if s.user:
-                smtp.login(s.user, s.password or "")
+                _login(smtp, s.user, s.password or "")
         except BaseException:
             try:
                 smtp.close()
@@ -326,6 +326,20 @@ class SmtpSession:
                 except Exception:   # noqa: BLE001
                     pass
             self._smtp = None
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN when offered (one round trip, one clear answer), else smtplib's choice.
+
+    smtplib.login() falls through to the next mechanism after a refusal, and AUTH LOGIN with
+    an initial response can leave some servers waiting: a wrong password must fail with 535."""
+    smtp.ehlo_or_helo_if_needed()
+    mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in mechanisms:
+        smtp.user, smtp.password = user, password
+        smtp.auth("PLAIN", smtp.auth_plain)
+    else:
+        smtp.login(user, password)
 
 
 def _utcnow() -> _dt.datetime:
