@@ -13,6 +13,7 @@ libpango-1.0-0 ldconfig -p | grep -q "libpango-1.0.so.0"
 libpangoft2-1.0-0 ldconfig -p | grep -q "libpangoft2-1.0.so.0"
 libharfbuzz-subset0 ldconfig -p | grep -q "libharfbuzz-subset.so.0"
 poppler-utils command -v pdftoppm
+chromium command -v chromium
 LIST
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
