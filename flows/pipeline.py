@@ -125,4 +125,14 @@ def run_pipeline(inputs: list[str], warehouse: str, manifest: str | None = None,
     stats = load_task(str(warehouse), run, files, reports, findings)
     summary.timings["load"] = time.perf_counter() - t
     summary.load = stats.__dict__ if hasattr(stats, "__dict__") else dict(stats or {})
+
+    # --- cross-report rules (tasks/crosscheck.py): need the warehouse, so they run after load
+    from tasks.crosscheck import crosscheck_warehouse
+
+    t = time.perf_counter()
+    for fs in crosscheck_warehouse(str(warehouse), run_id).values():
+        for f in fs:
+            summary.findings_by_rule[f.rule] = summary.findings_by_rule.get(f.rule, 0) + 1
+    summary.timings["crosscheck"] = time.perf_counter() - t
+    # --- end cross-report rules
     return summary

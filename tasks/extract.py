@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import infer, layout, metadata
+from tasks import infer, layout, metadata, narrative
 from tasks.model import Report, SourceFile
 from tasks.readers import reader_for
 from tasks.readers.grid import Document, ReadError
@@ -76,6 +76,7 @@ def extract_document(doc: Document, manifest_row: metadata.ManifestRow | None = 
     metadata.override(md, manifest_row)
     metadata.resolve_region(md, province_hint=province_hint)
     metadata.apply(report, md)
+    report.meta["narrative"] = narrative.extract_numbers(doc, report.year)   # tasks.narrative
     for k, v in doc.meta.items():
         report.meta.setdefault(k, v)
     return report

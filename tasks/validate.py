@@ -62,6 +62,9 @@ def _suites_dir() -> Path:
 
 
 SUITE_NAMES = ("identities", "cells", "plausibility", "report")
+# Cross-report suites (rules over several reports: tasks.crosscheck), in expectations/cross/.
+CROSS_SUITE_NAMES = ("history", "narrative", "crossreport")
+CROSS_DIR = "cross"
 SUITE_PREFIX = "nianbao."
 
 # COMPLETE gives every failing row (report) in unexpected_index_list; the values, the partial
@@ -169,16 +172,26 @@ def _floor_keys(row: str) -> tuple[str, ...]:
     return tuple(spec.key("proactive", row, c) for c in ("issued", "repealed", "in_force"))
 
 
-def build_suites() -> dict[str, dict[str, Any]]:
-    """The GX suites as JSON (name → suite dict), generated from the spec and the rule list."""
+def build_suites(cross: bool = False) -> dict[str, dict[str, Any]]:
+    """The GX suites as JSON (name → suite dict), generated from the spec and the rule list.
+
+    ``cross=True``: the cross-report suites instead (:data:`CROSS_SUITE_NAMES`, written to
+    ``expectations/cross/``), from ``tasks.crosscheck.cross_checks()`` and its rule list; they
+    validate the frame of ``tasks.crosscheck.cross_frame`` (one row per report, with the
+    previous year's report and the other reports of the batch as data)."""
+    names, all_checks, rules = SUITE_NAMES, checks(), RULES
+    if cross:
+        from tasks.crosscheck import CROSS_RULES, cross_checks
+
+        names, all_checks, rules = CROSS_SUITE_NAMES, cross_checks(), CROSS_RULES
     suites: dict[str, dict[str, Any]] = {}
-    for name in SUITE_NAMES:
+    for name in names:
         suites[name] = {
             "name": SUITE_PREFIX + name,
-            "expectations": [c.to_json() for c in checks() if c.suite == name],
+            "expectations": [c.to_json() for c in all_checks if c.suite == name],
             "meta": {"generated_by": "tasks.validate.build_suites",
-                     "rules": {r: RULES[r] for r in dict.fromkeys(
-                         c.rule for c in checks() if c.suite == name)}},
+                     "rules": {r: rules[r] for r in dict.fromkeys(
+                         c.rule for c in all_checks if c.suite == name)}},
         }
     return suites
 
@@ -188,18 +201,23 @@ def suite_text(suite: dict[str, Any]) -> str:
 
 
 def write_suites(directory: Path | None = None) -> list[Path]:
-    """Write every suite of :func:`build_suites` to ``<directory>/<name>.json``."""
+    """Write every suite of :func:`build_suites` to ``<directory>/<name>.json`` and the
+    cross-report suites to ``<directory>/cross/<name>.json``."""
     directory = directory or _suites_dir()
     paths = []
-    for name, suite in build_suites().items():
-        path = directory / f"{name}.json"
-        path.write_text(suite_text(suite), encoding="utf-8")
-        paths.append(path)
+    for cross in (False, True):
+        where = directory / CROSS_DIR if cross else directory
+        where.mkdir(exist_ok=True)
+        for name, suite in build_suites(cross).items():
+            path = where / f"{name}.json"
+            path.write_text(suite_text(suite), encoding="utf-8")
+            paths.append(path)
     return paths
 
 
-def load_suites(directory: Path | None = None) -> dict[str, Any]:
-    """Load the suites from JSON (name → ``gx.ExpectationSuite``).
+def load_suites(directory: Path | None = None, cross: bool = False) -> dict[str, Any]:
+    """Load the suites from JSON (name → ``gx.ExpectationSuite``); ``cross=True``: the
+    cross-report suites (``<directory>/cross/``).
 
     GX logs and skips an invalid expectation instead of raising, so the count of loaded
     expectations is compared with the file's: any difference raises :class:`SuiteError`.
@@ -207,8 +225,10 @@ def load_suites(directory: Path | None = None) -> dict[str, Any]:
     import great_expectations as gx
 
     directory = directory or _suites_dir()
+    if cross:
+        directory = directory / CROSS_DIR
     out = {}
-    for name in SUITE_NAMES:
+    for name in (CROSS_SUITE_NAMES if cross else SUITE_NAMES):
         path = directory / f"{name}.json"
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -787,11 +807,14 @@ def main(argv: Iterable[str] | None = None) -> int:
         for path in write_suites():
             print(path)
         return 0
-    stale = [name for name, suite in build_suites().items()
-             if not (_suites_dir() / f"{name}.json").exists()
-             or json.loads((_suites_dir() / f"{name}.json").read_text(encoding="utf-8")) != suite]
-    for name in stale:
-        print(f"out of date: expectations/{name}.json", file=sys.stderr)
+    stale = []
+    for cross in (False, True):
+        where = _suites_dir() / CROSS_DIR if cross else _suites_dir()
+        stale += [where / f"{name}.json" for name, suite in build_suites(cross).items()
+                  if not (where / f"{name}.json").exists()
+                  or json.loads((where / f"{name}.json").read_text(encoding="utf-8")) != suite]
+    for path in stale:
+        print(f"out of date: {path.relative_to(_suites_dir().parent)}", file=sys.stderr)
     return 1 if stale else 0
 
 
