@@ -28,6 +28,17 @@ LEVELS = ("province", "city", "county")
 # division is named in the same text (湘潭县城区… must not resolve to 山西阳泉城区).
 _GENERIC = frozenset({"城区", "郊区", "矿区", "东区", "西区", "新区", "市中区"})
 
+# Short forms that are everyday words of agency names (公安局, 自然资源局, 乡村振兴局, 供销合作社…):
+# never read as a division (公安县, 资源县, 振兴区, 合作市…).
+_NOT_SHORT = frozenset({
+    "公安", "资源", "振兴", "合作", "东方", "光明", "前进", "红旗", "解放", "胜利", "和平", "新华",
+    "团结", "建设", "长安", "向阳", "东风", "港口", "海港", "江南", "河西", "河东", "城关", "青山",
+    "白云", "天河", "南湖", "东湖", "北湖", "西湖", "老城", "桥东", "桥西", "新城", "高新", "开发",
+})
+# A weak match (short form, 2-character name) standing alone must open the agency name,
+# possibly after one of these: "湛河工信局" yes, "市自然资源局" no.
+_LEADS = ("", "中共", "中国共产党")
+
 # Names used in agency names that are not the GB/T 2260 name of the division.
 ALIASES: dict[str, str] = {
     "平潭综合实验区": "350128",   # 福建省福州市平潭县, run by the 平潭综合实验区管委会
@@ -237,11 +248,14 @@ def resolve_region(agency_name: str | None, province_hint: str | None = None) ->
                 kind = "alias" if s in ALIASES else "full"
                 occs.append(_Occ(i, j, kind, full[s], len(s) <= 2 and kind == "full",
                                  s in _GENERIC))
-            elif s in short:
+            elif s in short and s not in _NOT_SHORT:
                 codes = short[s]
                 if prefix is not None:
-                    sub = frozenset(c for c in codes if c.startswith(prefix))
-                    codes = sub if sub else codes
+                    # a short form is weak evidence: outside the office's province it is
+                    # more likely part of another word (澧县南溪镇 is not 四川南溪区)
+                    codes = frozenset(c for c in codes if c.startswith(prefix))
+                    if not codes:
+                        continue
                 if len(codes) == 1:
                     occs.append(_Occ(i, j, "short", codes, True, False))
                 else:
@@ -268,6 +282,8 @@ def resolve_region(agency_name: str | None, province_hint: str | None = None) ->
             if by_parent:                    # weak/generic: only with a parent named
                 chosen.append((by_parent, "parent"))
             continue
+        if o.weak and text[:o.start] not in _LEADS:
+            continue                         # a lone weak match inside the name: a word
         codes, reason = in_hint(o.codes), o.kind
         if len(o.codes) > 1:
             if by_parent:

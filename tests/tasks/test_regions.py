@@ -91,6 +91,19 @@ def test_generic_names_need_a_parent():
     assert resolve_region("阳泉市城区人民政府").code == "140302"
 
 
+def test_department_words_are_not_places():
+    # 公安县, 资源县, 振兴区, 合作市 exist, but these are the words of department names
+    for text in ("公安局", "市公安局", "自然资源局", "人力资源和社会保障局", "乡村振兴局",
+                 "供销合作社联合社", "东方红林场"):
+        m = resolve_region(text)
+        assert m.code is None, (text, m)
+    assert resolve_region("湘潭县公安局").code == "430321"
+    assert resolve_region("东方市人民政府").code == "469007"
+    # a lone weak match counts only where a place name stands: at the start
+    assert resolve_region("中共湛河区委").code == "410411"
+    assert resolve_region("全省南县工作组").code is None
+
+
 def test_short_names():
     assert short_name("湘潭县") == "湘潭"
     assert short_name("石柱土家族自治县") == "石柱"
