@@ -217,9 +217,11 @@ def resolve_region(agency_name: str | None, province_hint: str | None = None) ->
     """The most specific GB/T 2260 division named inside an agency name.
 
     - Full names (湘潭县) and aliases (平潭综合实验区) are strong matches. Short forms (湛河 for
-      湛河区) count only when at least 2 characters and unambiguous (within `province_hint`
-      when given), and like 2-character full names (南县) they are weak: used only when the
-      text names nothing stronger, or when a parent of theirs is named in the text.
+      湛河区) count only when at least 2 characters, unambiguous (within `province_hint`
+      when given) and not an everyday word of department names (公安, 资源, 振兴…). Like
+      2-character full names (南县) they are weak: used only when a parent of theirs is named
+      in the text, or when the text names nothing stronger and the weak match opens it.
+    - Generic names (城区, 郊区, 矿区…) need a parent named in the text.
     - The longest match wins where matches overlap: "湘潭县" never also yields "湘潭".
     - A name shared by several divisions (鼓楼区) is disambiguated by a parent named in the text
       (福州市鼓楼区 → 350102), then by `province_hint` (a code or code prefix, e.g. "35" or
