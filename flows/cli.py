@@ -267,7 +267,7 @@ def synth(
 
 
 # Command groups owned by other modules register themselves on `app` when imported.
-COMMAND_MODULES: tuple[str, ...] = ("flows.cli_report",)
+COMMAND_MODULES: tuple[str, ...] = ("flows.cli_report", "flows.cli_rollup")
 
 
 def _register() -> None:
