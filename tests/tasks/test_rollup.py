@@ -283,3 +283,14 @@ def test_superseded_reports_are_not_counted(fresh):
     assert frame["reports"].unique().to_list() == [1]
     assert values(frame, county_code="430321")["requests.total.total"] == \
         a2.value("requests.total.total")
+
+
+def test_region_code_missing_from_the_table_still_rolls_up(fresh):
+    # an abolished or mistyped code: placed by code arithmetic, never dropped
+    r = report("old-code", "431199", seed=3)
+    _load(fresh, [r])
+    county = rollup(fresh, level="county")
+    assert county.select("province_code", "city_code", "county_code", "region_name").unique() \
+        .rows() == [("430000", "431100", "431199", None)]
+    city = rollup(fresh, level="city")
+    assert city.select("city_code", "region_name").unique().rows() == [("431100", "湖南省永州市")]
