@@ -39,6 +39,8 @@ MIN_INK_PIXELS = 12
 SPLIT_DIGITS_CONFIDENCE = 0.4
 # Confidence cap for a number cell that also holds stray characters.
 MIXED_CONFIDENCE = 0.5
+# Confidence cap for a number with more digits than glyphs seen in its cell.
+EXTRA_DIGIT_CONFIDENCE = 0.5
 # Non-Chinese, non-numeric text read with less confidence than this is noise: the cell is
 # taken as empty (keeping its low confidence).
 NOISE_BELOW = 0.5
@@ -209,12 +211,19 @@ def _cells_in(mask: np.ndarray, ox: int, oy: int) -> list[PxCell]:
     return cells
 
 
-def clean_ink(ink: np.ndarray) -> np.ndarray | None:
+@dataclass
+class Ink:
+    mask: np.ndarray       # kept ink (255) in the cell's interior
+    glyphs: int            # components tall enough to be a character or a digit
+
+
+def clean_ink(ink: np.ndarray) -> Ink | None:
     """A cell's ink without scan specks and rule remnants, or None when nothing is left.
 
-    Glyph parts are kept: every component at least a third as tall as the tallest one, and any
-    smaller component close to one of those (a decimal point, a stroke of a character). An
-    isolated speck far from any glyph is dropped, so noise in a wide cell is not read as digits."""
+    Glyphs are the components at least a third as tall as the tallest one. A smaller component
+    is kept only beside a glyph, within the glyph's height band (a decimal point, a comma, a
+    stroke of a Chinese character); a speck above, below or away from the text is dropped, so
+    noise is not read as a digit."""
     import cv2
 
     n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
@@ -227,15 +236,16 @@ def clean_ink(ink: np.ndarray) -> np.ndarray | None:
         if (ch <= 4 and cw > 0.5 * w) or (cw <= 4 and ch > 0.6 * h):
             continue          # what is left of a rule along the cell's edge
         comps.append((i, x, y, cw, ch, area))
-    if not comps:
+    sized = [c for c in comps if c[5] >= 4]
+    if not sized:
         return None
-    hmax = max(c[4] for c in comps if c[5] >= 4) if any(c[5] >= 4 for c in comps) else 0
+    hmax = max(c[4] for c in sized)
     if hmax < 5:
         return None
     big = [c for c in comps if c[4] >= hmax / 3 and c[5] >= 8]
     if not big:
         return None
-    reach = 0.6 * hmax
+    reach = 0.5 * hmax
     keep = {c[0] for c in big}
     for c in comps:
         if c[0] in keep:
@@ -244,14 +254,14 @@ def clean_ink(ink: np.ndarray) -> np.ndarray | None:
         for b in big:
             bx0, by0, bx1, by1 = b[1], b[2], b[1] + b[3], b[2] + b[4]
             dx = max(bx0 - cx1, cx0 - bx1, 0)
-            dy = max(by0 - cy1, cy0 - by1, 0)
-            if dx <= reach and dy <= reach:
+            inside_band = cy0 >= by0 - 2 and cy1 <= by1 + 2
+            if dx <= reach and inside_band:
                 keep.add(c[0])
                 break
     out = np.where(np.isin(lab, list(keep)), 255, 0).astype(np.uint8)
     if out.sum() / 255 < MIN_INK_PIXELS:
         return None
-    return out
+    return Ink(out, len(big))
 
 
 def _ink_lines(ink: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -332,6 +342,7 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
         for c in cells:
             all_cells.append((t_i, c))
     lines_of: dict[int, int] = {}
+    glyphs: dict[int, int] = {}
     for ci, (t_i, c) in enumerate(all_cells):
         pad = 2
         x0, y0, x1, y1 = c.x0 + pad, c.y0 + pad, c.x1 - pad, c.y1 - pad
@@ -340,8 +351,12 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
         ink = clean_ink(bw[y0:y1, x0:x1])
         if ink is None:
             continue
-        for (ly0, ly1, lx0, lx1) in _ink_lines(ink):
-            crop = line_crop(gray, y0 + ly0, y0 + ly1, x0 + lx0, x0 + lx1)
+        glyphs[ci] = ink.glyphs
+        # the recogniser sees only the kept ink (and its anti-aliased rim), on white
+        keep = cv2.dilate(ink.mask, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+        region = np.where(keep > 0, gray[y0:y1, x0:x1], 255).astype(np.uint8)
+        for (ly0, ly1, lx0, lx1) in _ink_lines(ink.mask):
+            crop = line_crop(region, ly0, ly1, lx0, lx1)
             if crop is None:
                 continue
             jobs.append(_Job(ci, crop))
@@ -357,7 +372,7 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
         got = texts.get(ci, [])
         text = "".join(t for t, _ in got)
         conf = min((s for _, s in got), default=1.0)
-        text, conf = _check(text, conf)
+        text, conf = _check(text, conf, glyphs.get(ci))
         bbox = (round(c.x0 * k, 2), round(c.y0 * k, 2), round(c.x1 * k, 2), round(c.y1 * k, 2))
         by_table.setdefault(t_i, []).append(BoxCell(bbox=bbox, text=text, page=page_no,
                                                     confidence=round(conf, 4)))
@@ -372,11 +387,12 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
     return parts
 
 
-_NUMBERISH = re.compile(r"^[\d\s.,，。．:：;；+\-—－_'\"`~·|/\\()（）\[\]lIoOSB]+$")
 
 
-def _check(text: str, conf: float) -> tuple[str, float]:
-    """Normalise one cell's OCR text and cap the confidence of doubtful numbers."""
+def _check(text: str, conf: float, glyphs: int | None = None) -> tuple[str, float]:
+    """Normalise one cell's OCR text and cap the confidence of doubtful numbers: digits split
+    by a gap, stray characters, a leading zero ("05"), or more digits than the glyphs seen in
+    the cell (a digit read into noise)."""
     t = unicodedata.normalize("NFKC", text).strip()
     if not t:
         return "", conf
@@ -390,6 +406,10 @@ def _check(text: str, conf: float) -> tuple[str, float]:
         core = t.replace(" ", "")
         if not re.fullmatch(r"\d+(?:\.\d+)?", core):
             conf = min(conf, MIXED_CONFIDENCE)
+        elif re.match(r"0\d", core):
+            conf = min(conf, MIXED_CONFIDENCE)
+        if glyphs is not None and sum(ch.isdigit() for ch in core) > glyphs:
+            conf = min(conf, EXTRA_DIGIT_CONFIDENCE)
     return t, conf
 
 

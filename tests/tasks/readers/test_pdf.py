@@ -166,7 +166,7 @@ def test_huaian_only_table_pages_are_extracted():
     assert not any(p.needs_ocr for p in pages)
 
 
-@pytest.mark.parametrize("name", ["template-a", "template-b-bold"])
+@pytest.mark.parametrize("name", ["template-a", "template-b-bold", "template-c-rowcut"])
 def test_libreoffice_fixtures_all_cells(name):
     truth = load_truth(FIXTURES / f"{name}.truth.json")
     ex = extract_file(FIXTURES / f"{name}.pdf", keep_document=True)
@@ -176,6 +176,12 @@ def test_libreoffice_fixtures_all_cells(name):
     assert_cells(r, truth["cells"])
     three = [g for g in ex.document.grids if any("申请人情况" in c.text for row in g.rows for c in row)]
     assert len(three) == 1 and len({c.page for row in three[0].rows for c in row if c.page}) == 2
+    if name == "template-c-rowcut":
+        # the cut row's label tail is a row of its own on the next page, numbers stay put
+        tail = [row for row in three[0].rows if row[2].text.startswith("纳费用")]
+        assert len(tail) == 1 and all(c.text == "" for c in tail[0][3:])
+        c = r.cells["requests.other_fee_unpaid.legal_service"]
+        assert c.source.page == 3 and c.status == Status.READ
 
 
 def test_blank_cells_stay_blank():
