@@ -356,8 +356,12 @@ def _text_lines(article: _Node) -> list[str]:
 
 
 def _is_title(s: str) -> bool:
-    return 6 <= len(s) <= 80 and "信息公开" in s and bool(_TITLE_LIKE.search(s)) \
-        and not s.endswith(("。", "；", ";"))
+    """A report title: "…信息公开…报告" (a year is optional: some titles lack it), or a dated
+    "…20xx年…年报"; not a sentence. A bare column name (政府信息公开年报) is not a title."""
+    s = s.strip()
+    if not (6 <= len(s) <= 80) or "信息公开" not in s or s.endswith(("。", "；", ";", "，")):
+        return False
+    return s.endswith("报告") or bool(_TITLE_LIKE.search(s))
 
 
 def _find_title(body: _Node, article: _Node, page_titles: list[str]) -> str | None:

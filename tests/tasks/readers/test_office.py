@@ -101,3 +101,13 @@ def test_corrupt_and_encrypted_doc_are_recorded_errors(tmp_path: Path):
                     + "EncryptedPackage".encode("utf-16-le") + b"\0" * 500)
     ex = extract_file(enc)
     assert ex.source.error_code == "doc.encrypted"
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "doc"
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.doc")), ids=lambda p: p.name)
+def test_generated_doc_files(path: Path):
+    from tests.tasks.readers.test_html import check_fixture
+
+    check_fixture(path)
