@@ -416,9 +416,14 @@ def load_batch(con: duckdb.DuckDBPyConnection, run: RunInfo, files: list[SourceF
 
 
 def _write_run(con: duckdb.DuckDBPyConnection, run: RunInfo) -> None:
+    # an upsert of these columns only: columns other modules add to raw_runs (status) keep
+    # their values, which INSERT OR REPLACE would reset to their defaults
+    cols = ("started", "finished", "inputs", "counts", "timings", "extractor_version",
+            "rules_version", "versions")
     _sql(con,
-        "INSERT OR REPLACE INTO raw_runs (run_id, started, finished, inputs, counts, timings, "
-        "extractor_version, rules_version, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO raw_runs (run_id, {', '.join(cols)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"ON CONFLICT (run_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in cols),
         [run.run_id, _utc_naive(run.started), _utc_naive(run.finished),
          _json(list(run.inputs)), _json(run.counts),
          _json(run.timings), run.extractor_version, run.rules_version, _json(run.versions)])
@@ -446,8 +451,9 @@ def _write_files(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats)
             f.size IS DISTINCT FROM s.size OR f.format IS DISTINCT FROM s.format
             OR f.status IS DISTINCT FROM s.status OR f.error_code IS DISTINCT FROM s.error_code
             OR f.error_message IS DISTINCT FROM s.error_message)""")
-    _sql(con, """INSERT OR REPLACE INTO raw_file_sightings (run_id, path, sha256)
-        SELECT ?, path, sha256 FROM _in_files""", [run.run_id])
+    _sql(con, """INSERT INTO raw_file_sightings (run_id, path, sha256)
+        SELECT ?, path, sha256 FROM _in_files
+        ON CONFLICT (run_id, path) DO UPDATE SET sha256 = excluded.sha256""", [run.run_id])
 
 
 def _write_reports(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats) -> None:

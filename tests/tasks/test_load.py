@@ -173,6 +173,16 @@ def test_load_in_a_later_run_changes_only_sightings(con, batch):
     assert con.execute("SELECT count(*) FROM raw_runs").fetchone()[0] == 2
 
 
+def test_run_row_keeps_columns_added_by_others(con, batch):
+    files, reports, findings = batch
+    con.execute("ALTER TABLE raw_runs ADD COLUMN note_by_other VARCHAR DEFAULT 'default'")
+    load_batch(con, run("run-1"), files, reports, findings)
+    con.execute("UPDATE raw_runs SET note_by_other = 'set'")
+    load_batch(con, run("run-1", finished=datetime(2026, 3, 1, 9, 0)), files, reports, findings)
+    assert con.execute("SELECT note_by_other, finished FROM raw_runs").fetchall() == [
+        ("set", datetime(2026, 3, 1, 9, 0))]
+
+
 def test_changed_file_keeps_history(con):
     old = make_report({"requests.new.natural_person": 1}, name="x")
     load_batch(con, run("run-1"), [source(old)], [old], {})
