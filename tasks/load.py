@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +357,11 @@ def _prepare(files: list[SourceFile], reports: list[Report],
     stray = [s for s in findings if s not in by_sha and findings[s]]
     if stray:
         raise ValueError(f"findings for reports not in the batch: {stray[:5]}")
+    ext = set(external_rules())
+    foreign = sorted({f.rule for fs in findings.values() for f in fs if f.rule in ext})
+    if foreign:
+        raise ValueError(f"findings of rules written by tasks.crosscheck, not by the load: "
+                         f"{foreign}")
     return files, reports
 
 
@@ -533,25 +539,53 @@ def _write_cells(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats)
     stats.reports_unchanged = stats.reports - stats.reports_new - stats.reports_replaced
 
 
+@cache
+def external_rules() -> tuple[str, ...]:
+    """Rules whose findings another module writes after the load (tasks.crosscheck's
+    cross-report rules): the load never passes, deletes or compares them."""
+    try:
+        from tasks.crosscheck import CROSS_RULES
+    except ImportError:      # pragma: no cover - module absent
+        return ()
+    return tuple(sorted(CROSS_RULES))
+
+
 def _write_findings(con: duckdb.DuckDBPyConnection, stats: LoadStats) -> None:
     cols = ", ".join(_FINDING_COLS)
-    _sql(con, f"""CREATE TEMP TABLE _stage_findings AS
+    ext = external_rules()
+    _sql(con, "CREATE TEMP TABLE _stage_ext AS SELECT unnest(?::VARCHAR[]) AS rule", [list(ext)])
+    _sql(con, """CREATE TEMP TABLE _stage_findings AS
         SELECT sha256, seq, rule, severity, kind, CAST(cells AS JSON) AS cells,
                CAST(expected AS JSON) AS expected, CAST(actual AS JSON) AS actual, message,
                rules_version
         FROM _in_findings""")
+    # the batch's reports' own findings as stored (external ones left out)
+    _sql(con, f"""CREATE TEMP TABLE _stage_stored AS
+        SELECT {cols} FROM raw_findings AS f
+        WHERE sha256 IN (SELECT sha256 FROM _stage_reports)
+          AND rule NOT IN (SELECT rule FROM _stage_ext)""")
     # reports of the batch whose set of findings differs from the stored one
     _sql(con, f"""CREATE TEMP TABLE _stage_refind AS
         SELECT DISTINCT sha256 FROM (
-            (SELECT {cols} FROM _stage_findings
-             EXCEPT SELECT {cols} FROM raw_findings
-             WHERE sha256 IN (SELECT sha256 FROM _stage_reports))
+            (SELECT {cols} FROM _stage_findings EXCEPT SELECT {cols} FROM _stage_stored)
             UNION ALL
-            (SELECT {cols} FROM raw_findings WHERE sha256 IN (SELECT sha256 FROM _stage_reports)
-             EXCEPT SELECT {cols} FROM _stage_findings))""")
+            (SELECT {cols} FROM _stage_stored EXCEPT SELECT {cols} FROM _stage_findings))""")
+    # external findings of those reports are kept, renumbered after the new own findings
+    _sql(con, """CREATE TEMP TABLE _stage_keep AS
+        SELECT f.* FROM raw_findings AS f
+        WHERE f.sha256 IN (SELECT sha256 FROM _stage_refind)
+          AND f.rule IN (SELECT rule FROM _stage_ext)""")
     _sql(con, "DELETE FROM raw_findings WHERE sha256 IN (SELECT sha256 FROM _stage_refind)")
     _sql(con, f"""INSERT INTO raw_findings ({cols})
         SELECT {cols} FROM _stage_findings WHERE sha256 IN (SELECT sha256 FROM _stage_refind)""")
+    _sql(con, f"""INSERT INTO raw_findings ({cols})
+        SELECT k.sha256,
+               coalesce(n.n, 0) + row_number() OVER (PARTITION BY k.sha256 ORDER BY k.seq) - 1,
+               k.rule, k.severity, k.kind, k.cells, k.expected, k.actual, k.message,
+               k.rules_version
+        FROM _stage_keep AS k
+        LEFT JOIN (SELECT sha256, count(*) AS n FROM _stage_findings GROUP BY sha256) AS n
+               USING (sha256)""")
     stats.findings_written = _sql(con,
         "SELECT count(*) FROM _stage_findings WHERE sha256 IN (SELECT sha256 FROM "
         "_stage_refind)")[0][0]
@@ -583,5 +617,6 @@ def _update_current(con: duckdb.DuckDBPyConnection, stats: LoadStats) -> None:
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     for t in ("_stage_files", "_stage_reports", "_stage_new", "_stage_replace", "_stage_old",
-              "_stage_write", "_stage_findings", "_stage_refind"):
+              "_stage_write", "_stage_findings", "_stage_refind", "_stage_ext", "_stage_stored",
+              "_stage_keep"):
         _sql(con, f"DROP TABLE IF EXISTS {t}")

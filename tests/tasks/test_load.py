@@ -295,6 +295,32 @@ def test_findings_follow_the_latest_validation(con):
     assert con.execute("SELECT rule FROM raw_findings").fetchall() == [("requests.carry",)]
 
 
+def test_cross_report_findings_are_left_to_crosscheck(con):
+    # tasks.crosscheck appends its findings after the load's (seq after the core ones)
+    r = make_report(name="dupe")
+    core = [Finding("requests.balance", "error", "violated", ["requests.new.total"])]
+    load_batch(con, run(), [source(r)], [r], {r.sha256: core})
+    con.execute("""INSERT INTO raw_findings (sha256, seq, rule, severity, kind, message,
+        rules_version) VALUES (?, 1, 'report.duplicate', 'error', 'violated', '另一份报告', 'r1')""",
+                [r.sha256])
+    before = snapshot(con)
+    load_batch(con, run(), [source(r)], [r], {r.sha256: core})
+    assert snapshot(con) == before                      # kept, nothing rewritten
+    # new core findings: the cross one is kept and follows them
+    more = core + [Finding("cells.blank", "warning", "blank", ["requests.new.research"]),
+                   Finding("appeals.group_total", "error", "violated", [])]
+    load_batch(con, run(), [source(r)], [r], {r.sha256: more})
+    assert con.execute("SELECT seq, rule FROM raw_findings ORDER BY seq").fetchall() == [
+        (0, "requests.balance"), (1, "cells.blank"), (2, "appeals.group_total"),
+        (3, "report.duplicate")]
+    load_batch(con, run(), [source(r)], [r], {})
+    assert con.execute("SELECT seq, rule FROM raw_findings").fetchall() == [
+        (0, "report.duplicate")]
+    with pytest.raises(ValueError, match="crosscheck"):
+        load_batch(con, run(), [source(r)], [r],
+                   {r.sha256: [Finding("report.duplicate", "error", "violated", [])]})
+
+
 @pytest.mark.parametrize("how", ["invalid_key", "helper_raises", "duplicate_cells"])
 def test_failure_in_the_middle_leaves_the_warehouse_as_before(con, batch, monkeypatch, how):
     files, reports, findings = batch
