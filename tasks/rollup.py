@@ -23,6 +23,9 @@ uncertain_count      reports whose value is uncertain (included in `value`)
 inferred_count       reports whose value was inferred (included in `value`)
 ==================== ===============================================================
 
+Reports flagged ``report.duplicate`` (another copy of the same agency's report for the same
+year, see tasks.crosscheck) are never summed.
+
 Extra keys roll up like the others. ``requests.other.<col>`` (（六）其他处理 as one row) is
 present for every report: the single row where a report prints it (2019 format), otherwise the
 sum of its three sub-rows other_no_correction + other_fee_unpaid + other_other (blank when all

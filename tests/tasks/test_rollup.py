@@ -294,3 +294,19 @@ def test_region_code_missing_from_the_table_still_rolls_up(fresh):
         .rows() == [("430000", "431100", "431199", None)]
     city = rollup(fresh, level="city")
     assert city.select("city_code", "region_name").unique().rows() == [("431100", "湖南省永州市")]
+
+
+def test_duplicates_are_never_summed(fresh):
+    # the same agency's report for the same year collected twice (HTML and PDF): crosscheck
+    # flags the unused copy with report.duplicate (severity error)
+    used, copy = report("used", "430321", seed=1), report("copy", "430321", seed=1)
+    copy.sha256 = hashlib.sha256(b"copy-pdf").hexdigest()
+    _load(fresh, [used, copy])
+    fresh.execute("""INSERT INTO raw_findings (sha256, seq, rule, severity, kind, message)
+        VALUES (?, 0, 'report.duplicate', 'error', 'violated', '同一机关同一年度的另一份报告')""",
+                  [copy.sha256])
+    for include_errors in (True, False):
+        frame = rollup(fresh, level="county", include_errors=include_errors)
+        assert frame.select("reports", "reports_with_errors").unique().rows() == [(1, 0)]
+        assert values(frame, county_code="430321")["requests.total.total"] == \
+            used.value("requests.total.total")

@@ -7,6 +7,8 @@
 --   blank_count          reports whose cell has no value (blank), never counted as 0
 --   missing_count        reports that do not have the key at all (other format version)
 --   uncertain_count, inferred_count: reports whose value is uncertain / inferred (in the sum)
+-- Reports flagged report.duplicate (another copy of an agency's report for the same year,
+-- tasks.crosscheck) are never summed, with or without include_errors.
 -- Reports whose region is coarser than `lvl` (a city's own agencies in a county roll-up) form a
 -- row of their own whose finer code is NULL; reports without a region form the row whose codes
 -- are all NULL. So the rows of one level always add up to the rows of the level above.
@@ -15,7 +17,8 @@ WITH rep AS (
            CASE WHEN lvl IN ('city', 'county') THEN city_code END AS city_code,
            CASE WHEN lvl = 'county' THEN county_code END AS county_code
     FROM stg_reports_current
-    WHERE (yr IS NULL OR year = yr)
+    WHERE NOT is_duplicate
+      AND (yr IS NULL OR year = yr)
       AND (rgn IS NULL OR rgn IN (region_code, province_code, city_code, county_code))
       AND (include_errors OR NOT has_errors)
 ), grp AS (

@@ -1,10 +1,13 @@
 -- Current reports with their place in the region hierarchy and their finding counts.
+-- is_duplicate: the report has a report.duplicate finding (tasks.crosscheck): it is another
+-- copy of an agency's report for a year whose used copy is another report.
 -- A region code missing from `regions` (e.g. an abolished division) falls back to code
 -- arithmetic (province = code[:2]||'0000', city = code[:4]||'00').
 WITH f AS (
     SELECT sha256,
            count(*) FILTER (WHERE severity = 'error')   AS error_count,
-           count(*) FILTER (WHERE severity = 'warning') AS warning_count
+           count(*) FILTER (WHERE severity = 'warning') AS warning_count,
+           bool_or(rule = 'report.duplicate') AS is_duplicate
     FROM raw_findings
     GROUP BY sha256
 ), r AS (
@@ -36,6 +39,8 @@ SELECT
     r.rules_version IS NOT NULL                                             AS validated,
     coalesce(f.error_count, 0)                                              AS error_count,
     coalesce(f.warning_count, 0)                                            AS warning_count,
-    coalesce(f.error_count, 0) > 0                                          AS has_errors
+    coalesce(f.error_count, 0) > 0                                          AS has_errors,
+    -- another current report of the same agency and year is used instead (tasks.crosscheck)
+    coalesce(f.is_duplicate, false)                                         AS is_duplicate
 FROM r
 LEFT JOIN f USING (sha256)
