@@ -169,7 +169,9 @@ class _DocxWalker:
             if not isinstance(tag, str):
                 continue
             if tag == f"{{{MC_NS}}}Fallback" or tag in (self.w("del"), self.w("instrText"),
-                                                          self.w("delText")):
+                                                          self.w("delText"), self.w("moveFrom")):
+                continue          # not shown: fallbacks, deletions, field codes, moved away
+            if tag == self.w("r") and self._hidden(el):
                 continue
             if tag == self.w("txbxContent"):
                 boxes.append(el)
@@ -190,6 +192,14 @@ class _DocxWalker:
                 if t.strip():
                     text += "\n" + t
         return text
+
+    def _hidden(self, run: etree._Element) -> bool:
+        """A run formatted as hidden text (w:vanish) is not shown."""
+        rpr = run.find(self.w("rPr"))
+        if rpr is None:
+            return False
+        v = rpr.find(self.w("vanish"))
+        return v is not None and self._val(v, "true") not in ("false", "0", "off")
 
     def _para_lines(self, p: etree._Element) -> list[str]:
         lines = (_WS.sub(" ", ln).strip() for ln in self._para_text(p).split("\n"))

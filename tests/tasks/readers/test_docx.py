@@ -259,3 +259,19 @@ def test_renderer_output_reads_back_exactly(tmp_path: Path):
     assert t1.cell(0, 0)._tc is t1.cell(2, 2)._tc
     assert t0.cell(6, 1)._tc is t0.cell(6, 3)._tc
     assert t2.cell(1, 0)._tc is t2.cell(2, 0)._tc
+
+
+def test_deleted_moved_and_hidden_text_is_not_read():
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    xml = (f"<w:document xmlns:w='{w}'><w:body><w:p>"
+           "<w:r><w:t>2023年</w:t></w:r>"
+           "<w:del><w:r><w:delText>删除</w:delText></w:r></w:del>"
+           "<w:moveFrom><w:r><w:t>移走</w:t></w:r></w:moveFrom>"
+           "<w:r><w:rPr><w:vanish/></w:rPr><w:t>隐藏</w:t></w:r>"
+           "<w:ins><w:r><w:t>政府信息公开</w:t></w:r></w:ins>"
+           "<w:r><w:fldChar w:fldCharType='begin'/></w:r><w:r><w:instrText>PAGE</w:instrText></w:r>"
+           "<w:r><w:fldChar w:fldCharType='end'/></w:r>"
+           "<w:r><w:rPr><w:vanish w:val='false'/></w:rPr><w:t>年度报告</w:t></w:r>"
+           "</w:p></w:body></w:document>")
+    doc = read_docx("t.docx", _zip({"word/document.xml": xml.encode()}), "x")
+    assert [t.text for t in doc.text] == ["2023年政府信息公开年度报告"]
