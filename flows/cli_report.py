@@ -35,11 +35,9 @@ def report(
 ):
     """Write a data-quality report for every current report in the warehouse (a Prefect flow).
 
-    Per agency and year: an HTML page, a PDF made from it and an XLSX of the findings, in
-    OUT/<year>/. Also the province summary (province_summary.html, sortable; .xlsx with
-    autofilters) and OUT/index.json, which `nianbao notify` delivers. With --roster, agencies of
-    the roster that sent no report are listed. Reports whose content did not change since the
-    last run are not rendered again.
+    Per agency and year: an HTML page, a PDF made from it and an XLSX of the findings, in OUT/<year>/. Also the province summary (province_summary.html, sortable; .xlsx with autofilters) and OUT/index.json, which `nianbao notify` delivers.
+
+    With --roster, the roster's agencies that sent no report are listed. Reports whose content did not change since the last run are not rendered again.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -91,13 +89,9 @@ def notify(
 ):
     """E-mail each agency its data-quality report (HTML body, PDF and XLSX attached) over SMTP.
 
-    Each report version is sent once: the delivery log (warehouse table `deliveries`) records
-    agency, report hash, time, status, Message-ID, attempts and error, and a re-run sends only
-    new or changed reports and retries failed ones. Recipients come from the roster's email
-    column. SMTP settings come from the environment only, never from the command line:
-    NIANBAO_SMTP_HOST, NIANBAO_SMTP_PORT, NIANBAO_SMTP_USER, NIANBAO_SMTP_PASSWORD,
-    NIANBAO_SMTP_TLS (starttls | ssl | none; default starttls), NIANBAO_SMTP_FROM
-    (e.g. "省政务公开办 <gk@example.gov.cn>"), optional NIANBAO_SMTP_CAFILE and NIANBAO_SMTP_TIMEOUT.
+    Each report version is sent once: the delivery log (warehouse table `deliveries`) records agency, report hash, time, status, Message-ID, attempts and error; a re-run sends only new or changed reports and retries failed ones. Recipients come from the roster's email column. Exit code 1 when a delivery failed.
+
+    SMTP settings come from the environment only, never from the command line: NIANBAO_SMTP_HOST, NIANBAO_SMTP_PORT, NIANBAO_SMTP_USER, NIANBAO_SMTP_PASSWORD, NIANBAO_SMTP_TLS (starttls | ssl | none; default starttls), NIANBAO_SMTP_FROM (e.g. "省政务公开办 <gk@example.gov.cn>"), optional NIANBAO_SMTP_CAFILE (CA bundle for a private server certificate) and NIANBAO_SMTP_TIMEOUT (seconds).
     """
     from flows.report_flow import notify_flow
     from tasks.notify import SettingsError, SmtpSettings

@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from tasks import spec
+from tasks.atomic import atomic_path
+from tasks.atomic import write_text as atomic_text
 from tasks.dq_layout import TableLayout, layouts
 from tasks.dq_view import (FIX, PASS, UNCHECKABLE, VERDICT_CSS, VERDICTS, ReportView, build_view,
-                           current_reports, format_number, load_view, rule_title,
+                           current_reports, format_number, load_view, rule_explanation,
+                           rule_title,
                            source_rows)
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,8 @@ def _env():
                              trim_blocks=False, lstrip_blocks=False,
                              undefined=jinja2.StrictUndefined)
     env.globals["fmt"] = _fmt_any
+    env.globals["rule_title"] = rule_title
+    env.globals["rule_explanation"] = rule_explanation
     return env
 
 
@@ -131,8 +136,8 @@ def render_pdf(html: str, path: str | Path) -> Path:
     from weasyprint import HTML
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(path))
+    with atomic_path(path) as tmp:       # never a half-written PDF under the real name
+        HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(tmp))
     return path
 
 
@@ -301,7 +306,8 @@ def write_report_xlsx(view: ReportView, path: str | Path) -> Path:
     _xl_table(ws, st, rows, ["键", "单元格", "数值", "状态", "页", "行号", "表格", "表格行", "表格列",
                              "原文", "原文行标签", "原文列标签", "涉及问题"],
               [36, 60, 10, 8, 6, 7, 6, 7, 7, 10, 30, 20, 10])
-    wb.save(str(path))
+    with atomic_path(path) as tmp:
+        wb.save(str(tmp))
     return path
 
 
@@ -358,7 +364,7 @@ def write_agency_report(view: ReportView, outdir: str | Path, *, pdf: bool = Tru
     base = report_basename(view)
     html = render_html(view, office=office, generated=generated)
     html_path = folder / f"{base}.html"
-    html_path.write_text(html, encoding="utf-8")
+    atomic_text(html_path, html)
     pdf_path = render_pdf(html, folder / f"{base}.pdf") if pdf else None
     xlsx_path = write_report_xlsx(view, folder / f"{base}.xlsx")
     return ReportFiles(
@@ -536,7 +542,8 @@ def write_summary_xlsx(summary: ProvinceSummary, path: str | Path) -> Path:
     _xl_table(ws, st, [[m.year, m.city, m.county, m.agency, m.level, m.email]
                        for m in summary.missing],
               ["年度", "市", "县（区）", "机关", "层级", "邮箱"], [7, 12, 14, 34, 8, 30])
-    wb.save(str(path))
+    with atomic_path(path) as tmp:
+        wb.save(str(tmp))
     return path
 
 
@@ -545,7 +552,7 @@ def write_summary(summary: ProvinceSummary, outdir: str | Path, *,
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     html = outdir / "province_summary.html"
-    html.write_text(render_summary_html(summary, office=office), encoding="utf-8")
+    atomic_text(html, render_summary_html(summary, office=office))
     return html, write_summary_xlsx(summary, outdir / "province_summary.xlsx")
 
 
@@ -593,9 +600,7 @@ def _write_index(outdir: Path, reports: list[ReportFiles], summary: tuple[Path, 
            "summary": {"html": rel(str(summary[0])), "xlsx": rel(str(summary[1]))},
            "reports": items}
     path = outdir / INDEX_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    atomic_text(path, json.dumps(doc, ensure_ascii=False, indent=1))
     return path
 
 

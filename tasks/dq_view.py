@@ -339,6 +339,36 @@ def _fix_text(f: Finding, cells: dict[str, CellView]) -> str:
     return f.message
 
 
+_BLANK_NOTE = "（空白不计为 0，请填写数字）"
+
+
+def _fix_list(views: list[FindingView], cells: dict[str, CellView]) -> list[str]:
+    """What to fix, condensed: every error; all blank cells in one item; all uncertain cells in
+    one item; identities that are uncheckable only because of those blanks are not repeated."""
+    out = [v.fix for v in views if v.severity == "error"]
+    blanks = [v for v in views if v.kind == "blank"]
+    blank_cells = {k for v in blanks for k in v.cells}
+    if blanks:
+        parts = [v.message.removesuffix(_BLANK_NOTE) for v in blanks]
+        out.append("填写空白单元格（没有发生的事项填 0；空白不计为 0，含空白的等式无法核对）："
+                   + "；".join(parts) + "。")
+    uncertain = [c for c in cells.values() if c.status == Status.UNCERTAIN and c.findings]
+    if uncertain:
+        out.append("确认下列识别不清的数字，必要时重新发布清晰的版本："
+                   + "；".join(f"{c.label} {c.text}" + (f"（{c.where}）" if c.where else "")
+                              for c in uncertain) + "。")
+    for v in views:
+        if v.severity == "error" or v.kind == "blank":
+            continue
+        if v.kind == "not_checkable":
+            unexplained = [k for k in v.cells if k not in blank_cells
+                           and not (k in cells and cells[k].status == Status.UNCERTAIN)]
+            if not unexplained:
+                continue
+        out.append(v.fix)
+    return _dedupe(out)
+
+
 def rule_explanation_short(rule: str) -> str:
     """The identity as a formula (validate's wording), else the title."""
     rules = _validate_rules()
@@ -426,8 +456,7 @@ def build_view(report: Report, findings: list[Finding], email: str | None = None
             else:
                 cv.warning = True
     verdict, reason = verdict_of(findings, report.tables_found, report.format_version)
-    fixes = _dedupe([v.fix for v in views if v.severity == "error"]
-                    + [v.fix for v in views if v.severity != "error"])
+    fixes = _fix_list(views, cells)
     region_name = report.meta.get("region_name") if report.meta else None
     city_code = city_name = None
     if report.region_code:
