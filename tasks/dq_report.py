@@ -28,7 +28,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from tasks import spec
 from tasks.atomic import atomic_path
 from tasks.atomic import write_text as atomic_text
 from tasks.dq_layout import TableLayout, layouts

@@ -238,7 +238,7 @@ def test_html_report_content(batch):
     assert "第97行" in td.get("title")
     ok = doc.xpath('//td[@data-key="requests.granted.research"]')[0]
     assert "err" not in ok.get("class")
-    note = doc.xpath(f'//th[contains(., "本列数据的勾稽关系")]')[0]
+    note = doc.xpath('//th[contains(., "本列数据的勾稽关系")]')[0]
     assert (note.get("rowspan"), note.get("colspan")) == ("3", "3")
     group = doc.xpath('//td[text()="三、本年度办理结果"]')[0]
     assert group.get("rowspan") == "22"
