@@ -28,8 +28,19 @@ sysdeps:
 demo: setup sysdeps
 	@rm -rf $(DEMO)
 	$(BIN)/nianbao synth $(DEMO)/reports --agencies 40 --years 2023,2024 --seed 7
-	$(BIN)/nianbao run $(DEMO)/reports --warehouse $(DEMO)/nianbao.duckdb --manifest $(DEMO)/reports/manifest.csv
-	@$(BIN)/python scripts/demo_outputs.py $(DEMO)
+	$(BIN)/nianbao run $(DEMO)/reports --warehouse $(DEMO)/nianbao.duckdb --province 43
+	$(BIN)/nianbao roster load $(DEMO)/reports/roster.csv --warehouse $(DEMO)/nianbao.duckdb
+	$(BIN)/nianbao report --warehouse $(DEMO)/nianbao.duckdb --out $(DEMO)/dq_reports --roster $(DEMO)/reports/roster.csv --no-pdf
+	$(BIN)/nianbao rollup --warehouse $(DEMO)/nianbao.duckdb --level county --out $(DEMO)/rollup.xlsx
+	$(BIN)/nianbao dashboard --warehouse $(DEMO)/nianbao.duckdb --out $(DEMO)/dashboard.html
+	@echo
+	@echo "Demo outputs:"
+	@echo "  sample reports        $(DEMO)/reports/ (with .truth.json beside each)"
+	@echo "  DuckDB warehouse      $(DEMO)/nianbao.duckdb"
+	@echo "                        $(BIN)/nianbao sql 'SELECT * FROM mart_rollup_province' -w $(DEMO)/nianbao.duckdb"
+	@echo "  data-quality reports  $(DEMO)/dq_reports/ (index.html: province summary)"
+	@echo "  roll-up workbook      $(DEMO)/rollup.xlsx"
+	@echo "  dashboard             $(DEMO)/dashboard.html"
 
 test: setup sysdeps
 	$(BIN)/python -m pytest

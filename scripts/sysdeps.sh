@@ -5,7 +5,8 @@ set -euo pipefail
 need=()
 while read -r pkg probe; do
   [ -z "$pkg" ] && continue
-  if ! eval "$probe" >/dev/null 2>&1; then need+=("$pkg"); fi
+  # each probe runs in its own shell without pipefail: `… | grep -q` must not fail on SIGPIPE
+  if ! bash -c "$probe" >/dev/null 2>&1; then need+=("$pkg"); fi
 done <<'LIST'
 libreoffice-writer command -v soffice
 fonts-noto-cjk fc-list | grep -qi "Noto Sans CJK"

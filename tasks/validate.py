@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -412,6 +413,12 @@ def _gx_batch_definition():
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        # GX logs at INFO on its own loggers (e.g. the ephemeral docs site); keep runs quiet
+        # unless the root logger asks for debug output.
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            for name in list(logging.root.manager.loggerDict):
+                if name.startswith("great_expectations"):
+                    logging.getLogger(name).setLevel(logging.ERROR)
         ctx = gx.get_context(mode="ephemeral")
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False,
                                                          metric_calculations=False)
