@@ -22,6 +22,8 @@ from tasks.synth import document
 from tasks.synth.agencies import Agency, build_roster
 from tasks.synth.render_docx import DocRenderer, DocxRenderer
 from tasks.synth.render_html import HtmlRenderer
+from tasks.synth.render_pdf import PdfRenderer
+from tasks.synth.render_scan import ScanRenderer
 from tasks.synth.render_text import TextRenderer
 from tasks.synth.truth import READ, ReportTruth
 from tasks.synth.values import Number, agency_series
@@ -29,6 +31,9 @@ from tasks.synth.values import Number, agency_series
 RENDERERS: dict[str, Any] = {"txt": TextRenderer()}
 # CMS web pages, Word files, legacy .doc (DOCX saved by LibreOffice)
 RENDERERS.update({"html": HtmlRenderer(), "docx": DocxRenderer(), "doc": DocRenderer()})
+# text PDFs (the DOCX printed by LibreOffice) and scans of them (image-only PDFs)
+RENDERERS.update({"pdf": PdfRenderer(RENDERERS["docx"])})
+RENDERERS.update({"scan": ScanRenderer(RENDERERS["pdf"])})
 
 DRIFT_RATE = 0.35          # reports with at least one label drift (layout B adds spaced labels)
 SECOND_DEFECT_RATE = 0.25  # defective reports with a second defect kind
