@@ -26,10 +26,30 @@ def quiet_environment() -> None:
     _setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     _setdefault("GX_ANALYTICS_ENABLED", "false")
     _setdefault("TQDM_DISABLE", "1")
+    # a loaded 2-core machine can take longer than Prefect's default 20 s to start its
+    # temporary server
+    _setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def default_warehouse() -> Path:
     return Path(os.environ.get("NIANBAO_WAREHOUSE", "nianbao.duckdb"))
+
+
+def workers() -> int | None:
+    """Extraction processes (NIANBAO_WORKERS); None: one per core, 1: no process pool."""
+    v = os.environ.get("NIANBAO_WORKERS", "").strip()
+    return int(v) if v else None
+
+
+def dask_address() -> str | None:
+    """Dask scheduler to extract on (NIANBAO_DASK_ADDRESS, e.g. tcp://10.0.0.5:8786)."""
+    return os.environ.get("NIANBAO_DASK_ADDRESS", "").strip() or None
+
+
+def batch_size() -> int:
+    """Files per extraction/validation/load batch (NIANBAO_BATCH_SIZE): one transaction each;
+    memory grows with it (two batches of reports are held at most)."""
+    return int(os.environ.get("NIANBAO_BATCH_SIZE", "") or 2000)
 
 
 def province_hint() -> str | None:
