@@ -18,7 +18,8 @@ OFFICE_DEFAULT = "省政务公开办公室"
 
 RosterOpt = Annotated[Optional[Path], typer.Option(
     "--roster", "-r", envvar="NIANBAO_ROSTER",
-    help="Roster CSV: agency,region_code,level,category,email (see examples/roster.csv).")]
+    help="Roster CSV: agency,region_code,level,category,email (see examples/roster.csv). "
+         "Default: the roster loaded into the warehouse, if any.")]
 OfficeOpt = Annotated[str, typer.Option(
     "--office", envvar="NIANBAO_OFFICE", help="Name of the sending office, printed in reports and e-mails.")]
 
@@ -96,11 +97,11 @@ def notify(
     from flows.report_flow import notify_flow
     from tasks.notify import SettingsError, SmtpSettings
 
-    if roster is None:
-        console.print("[red]需要名册：--roster 名册.csv（或环境变量 NIANBAO_ROSTER）[/]")
+    if roster is None and not _warehouse_has_roster(warehouse):
+        console.print("[red]需要名册：--roster 名册.csv（或环境变量 NIANBAO_ROSTER，或先把名册载入数据仓库）[/]")
         raise typer.Exit(2)
     for p, what in ((roster, "名册"), (reports / "index.json", "发送清单（先运行 nianbao report）")):
-        if not p.exists():
+        if p is not None and not p.exists():
             console.print(f"[red]{what}不存在：{p}[/]")
             raise typer.Exit(2)
     try:
@@ -112,7 +113,8 @@ def notify(
         console.print(f"[red]数据仓库不存在：{warehouse}[/]")
         raise typer.Exit(2)
     wh = str(warehouse) if warehouse.exists() else None
-    s = notify_flow(wh, str(reports), str(roster), outbox=str(outbox) if dry_run else None,
+    s = notify_flow(wh, str(reports), str(roster) if roster else None,
+                    outbox=str(outbox) if dry_run else None,
                     resend=resend, only=agency, skip_passed=skip_passed, office=office,
                     max_attempts=max_attempts, backoff=backoff)
     if json_out:
@@ -129,3 +131,16 @@ def notify(
             out.print(f"发件箱：{s.outbox}")
     if any(o["状态"] == "failed" for o in s.outcomes):
         raise typer.Exit(1)
+
+
+def _warehouse_has_roster(warehouse: Path) -> bool:
+    if not warehouse.exists():
+        return False
+    from tasks.dq_report import warehouse_roster
+    from tasks.load import open_warehouse
+
+    con = open_warehouse(warehouse, read_only=True)
+    try:
+        return bool(warehouse_roster(con))
+    finally:
+        con.close()

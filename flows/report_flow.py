@@ -104,19 +104,22 @@ def report_flow(warehouse: str, outdir: str, year: int | None = None, roster: st
 
 
 # ------------------------------------------------------------------------------ notify
-def notify_fn(warehouse: str | None, reports_dir: str, roster: str, outbox: str | None = None,
+def notify_fn(warehouse: str | None, reports_dir: str, roster: str | None, outbox: str | None = None,
               resend: bool = False, only: list[str] | None = None, skip_passed: bool = False,
               office: str = dq_report.DEFAULT_OFFICE, max_attempts: int = 3,
               backoff: float = 2.0, smtp: _notify.SmtpSettings | None = None,
               progress=None) -> NotifyRunSummary:
     reports = dq_report.read_index(reports_dir)
-    entries = dq_report.load_roster(roster)
     settings_ = smtp or _notify.SmtpSettings.from_env()
     con = None
     if warehouse is not None:
         from tasks.load import open_warehouse
         con = open_warehouse(warehouse)      # writable: the delivery log is written
     try:
+        entries = (dq_report.load_roster(roster) if roster
+                   else dq_report.warehouse_roster(con) if con is not None else None)
+        if not entries:
+            raise ValueError("no roster: give a roster CSV or load one into the warehouse")
         res = _notify.deliver(con, reports, entries, settings_, outbox=outbox, resend=resend,
                               only=only, skip_passed=skip_passed, office=office,
                               max_attempts=max_attempts, backoff=backoff, progress=progress)
@@ -154,7 +157,8 @@ def notify_markdown(s: NotifyRunSummary) -> str:
 
 
 @flow(name="nianbao-notify", log_prints=False)
-def notify_flow(warehouse: str | None, reports_dir: str, roster: str, outbox: str | None = None,
+def notify_flow(warehouse: str | None, reports_dir: str, roster: str | None,
+                outbox: str | None = None,
                 resend: bool = False, only: list[str] | None = None, skip_passed: bool = False,
                 office: str = dq_report.DEFAULT_OFFICE, max_attempts: int = 3,
                 backoff: float = 2.0, progress=None) -> NotifyRunSummary:

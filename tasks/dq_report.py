@@ -16,7 +16,6 @@ the templates in ``tasks/templates/``.
 """
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import json
 import logging
@@ -30,6 +29,7 @@ from typing import Any, Iterable
 
 from tasks.atomic import atomic_path
 from tasks.atomic import write_text as atomic_text
+from tasks.coverage import Alias, Matcher, RosterAgency, read_roster, roster_from_warehouse
 from tasks.dq_layout import TableLayout, layouts
 from tasks.dq_view import (FIX, PASS, UNCHECKABLE, VERDICT_CSS, VERDICTS, ReportView, build_view,
                            current_reports, format_number, load_view, rule_explanation,
@@ -46,48 +46,36 @@ MAX_FINDING_CELLS = 12          # cells listed under one finding (the rest are i
 
 
 # ------------------------------------------------------------------------------- roster
-@dataclass(frozen=True, slots=True)
-class RosterEntry:
-    agency: str
-    region_code: str | None
-    level: str | None
-    category: str | None
-    email: str | None
+# The roster and the agency-name matching rule are tasks.coverage's (one rule everywhere).
+RosterEntry = RosterAgency
 
 
-ROSTER_COLUMNS = ("agency", "region_code", "level", "category", "email")
+def load_roster(path: str | Path) -> list[RosterAgency]:
+    """Read a roster CSV (agency,region_code,level,category,email; see tasks.coverage)."""
+    return read_roster(path)
 
 
-def load_roster(path: str | Path) -> list[RosterEntry]:
-    """Read a roster CSV (columns agency,region_code,level,category,email; UTF-8, BOM allowed)."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in ("agency", "email") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"roster {path}: missing column(s) {', '.join(missing)}; "
-                             f"expected {','.join(ROSTER_COLUMNS)}")
-        out = []
-        for row in reader:
-            name = (row.get("agency") or "").strip()
-            if not name:
-                continue
-            out.append(RosterEntry(name, (row.get("region_code") or "").strip() or None,
-                                   (row.get("level") or "").strip() or None,
-                                   (row.get("category") or "").strip() or None,
-                                   (row.get("email") or "").strip() or None))
-    return out
+class RosterLookup:
+    """A report's agency → its roster entry, by tasks.coverage's matching rule (exact name,
+    region prefix and abbreviations, aliases)."""
+
+    def __init__(self, roster: Iterable[RosterAgency] | None, aliases: Iterable[Alias] = ()):
+        self.roster = list(roster or ())
+        self._matcher = Matcher(self.roster, aliases)
+
+    def find(self, agency: str | None, region_code: str | None) -> RosterAgency | None:
+        m = self._matcher.match(agency, region_code)
+        return self._matcher.by_id.get(m.agency_id) if m.agency_id else None
 
 
-def agency_key(name: str | None) -> str:
-    """Names compared for roster matching: no whitespace, full-width brackets as half-width."""
-    if not name:
-        return ""
-    s = re.sub(r"\s+", "", name)
-    return s.replace("（", "(").replace("）", ")")
-
-
-def roster_index(roster: Iterable[RosterEntry] | None) -> dict[str, RosterEntry]:
-    return {agency_key(e.agency): e for e in roster or ()}
+def warehouse_roster(con) -> list[RosterAgency] | None:
+    """The roster loaded into the warehouse (tasks.coverage.load_roster), None when empty."""
+    have = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'roster'"
+                       ).fetchone()[0]
+    if not have:
+        return None
+    roster, _ = roster_from_warehouse(con)
+    return roster or None
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -438,12 +426,13 @@ def _region_names(code: str | None) -> tuple[str, str]:
     return city_name, r.name
 
 
-def build_summary(reports: list[ReportFiles], roster: list[RosterEntry] | None = None,
+def build_summary(reports: list[ReportFiles], roster: list[RosterAgency] | None = None,
                   outdir: str | Path | None = None,
                   generated: _dt.date | None = None) -> ProvinceSummary:
     """The province summary of generated reports; links are made relative to `outdir`."""
-    idx = roster_index(roster)
+    lookup = RosterLookup(roster)
     rows: list[SummaryRow] = []
+    matched: set[tuple[str, int | None]] = set()        # (roster agency_id, year)
 
     def rel(p: str | None) -> str | None:
         if p is None or outdir is None:
@@ -454,7 +443,9 @@ def build_summary(reports: list[ReportFiles], roster: list[RosterEntry] | None =
             return p
 
     for rf in reports:
-        entry = idx.get(agency_key(rf.agency))
+        entry = lookup.find(rf.agency, rf.region_code)
+        if entry is not None:
+            matched.add((entry.agency_id, rf.year))
         code = rf.region_code or (entry.region_code if entry else None)
         city, county = _region_names(code)
         rows.append(SummaryRow(
@@ -467,10 +458,9 @@ def build_summary(reports: list[ReportFiles], roster: list[RosterEntry] | None =
     years = sorted({r.year for r in rows if r.year is not None})
     missing: list[MissingRow] = []
     if roster:
-        have = {(agency_key(r.agency), r.year) for r in rows}
         for y in years:
             for e in roster:
-                if (agency_key(e.agency), y) not in have:
+                if (e.agency_id, y) not in matched:
                     city, county = _region_names(e.region_code)
                     missing.append(MissingRow(e.agency, y, city, county, e.region_code, e.level,
                                               e.email))
@@ -604,7 +594,7 @@ def _write_index(outdir: Path, reports: list[ReportFiles], summary: tuple[Path, 
 
 
 def generate_from_views(views: Iterable[ReportView], outdir: str | Path, *,
-                        roster: list[RosterEntry] | None = None, pdf: bool = True,
+                        roster: list[RosterAgency] | None = None, pdf: bool = True,
                         office: str = DEFAULT_OFFICE, generated: _dt.date | None = None,
                         progress=None) -> GenerationResult:
     """Write every view's report (skipping unchanged ones), the summary and index.json."""
@@ -640,32 +630,38 @@ def generate_from_views(views: Iterable[ReportView], outdir: str | Path, *,
 
 
 def views_from_warehouse(con, year: int | None = None,
-                         roster: list[RosterEntry] | None = None) -> list[ReportView]:
+                         roster: list[RosterAgency] | None = None) -> list[ReportView]:
     """A view for every current report in the warehouse (optionally one year)."""
-    idx = roster_index(roster)
     out = []
-    for sha, agency, _ in current_reports(con, year):
-        entry = idx.get(agency_key(agency))
-        out.append(load_view(con, sha, email=entry.email if entry else None))
+    for sha, _, _ in current_reports(con, year):
+        out.append(load_view(con, sha))
+    _set_emails(out, roster)
     return out
 
 
+def _set_emails(views: list[ReportView], roster: list[RosterAgency] | None) -> None:
+    lookup = RosterLookup(roster)
+    for v in views:
+        entry = lookup.find(v.agency, v.region_code)
+        v.email = entry.email if entry else None
+
+
 def generate_reports(con, outdir: str | Path, *, year: int | None = None,
-                     roster: list[RosterEntry] | None = None, pdf: bool = True,
+                     roster: list[RosterAgency] | None = None, pdf: bool = True,
                      office: str = DEFAULT_OFFICE, generated: _dt.date | None = None,
                      progress=None) -> GenerationResult:
-    """Every current report in the warehouse → agency reports, province summary, index.json."""
+    """Every current report in the warehouse → agency reports, province summary, index.json.
+    Without `roster`, the roster loaded into the warehouse is used, if any."""
+    if roster is None:
+        roster = warehouse_roster(con)
     views = views_from_warehouse(con, year, roster)
     return generate_from_views(views, outdir, roster=roster, pdf=pdf, office=office,
                                generated=generated, progress=progress)
 
 
 def views_from_reports(reports: list, findings: dict[str, list],
-                       roster: list[RosterEntry] | None = None) -> list[ReportView]:
+                       roster: list[RosterAgency] | None = None) -> list[ReportView]:
     """Views from in-memory reports and `tasks.validate.validate`'s result."""
-    idx = roster_index(roster)
-    out = []
-    for r in reports:
-        entry = idx.get(agency_key(r.agency))
-        out.append(build_view(r, findings.get(r.sha256, []), email=entry.email if entry else None))
+    out = [build_view(r, findings.get(r.sha256, [])) for r in reports]
+    _set_emails(out, roster)
     return out

@@ -33,8 +33,8 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from tasks.dq_report import (DEFAULT_OFFICE, ReportFiles, RosterEntry, agency_key, report_basename,
-                             roster_index)
+from tasks.coverage import RosterAgency, normalize
+from tasks.dq_report import DEFAULT_OFFICE, ReportFiles, RosterLookup, report_basename
 from tasks.dq_view import PASS, UNCHECKABLE
 
 log = logging.getLogger(__name__)
@@ -346,7 +346,7 @@ def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
 
-def deliver(con, reports: Iterable[ReportFiles], roster: list[RosterEntry],
+def deliver(con, reports: Iterable[ReportFiles], roster: list[RosterAgency],
             settings: SmtpSettings, *, outbox: str | Path | None = None,
             resend: bool = False, only: Iterable[str] | None = None,
             skip_passed: bool = False, office: str = DEFAULT_OFFICE,
@@ -362,9 +362,9 @@ def deliver(con, reports: Iterable[ReportFiles], roster: list[RosterEntry],
     times, waiting `backoff`, 2×`backoff`, … seconds in between.
     """
     settings.check(sending=outbox is None)
-    idx = roster_index(roster)
+    idx = RosterLookup(roster)
     done = {} if con is None else delivery_log(con)
-    only_keys = {agency_key(a) for a in only} if only else None
+    only_keys = {normalize(a) for a in only} if only else None
     reports = list(reports)
     outcomes: list[Outcome] = []
     session = None if outbox is not None else session_factory(settings)
@@ -384,15 +384,16 @@ def deliver(con, reports: Iterable[ReportFiles], roster: list[RosterEntry],
     return DeliveryResult(outcomes)
 
 
-def _deliver_one(con, r: ReportFiles, idx: dict[str, RosterEntry], done, settings,
+def _deliver_one(con, r: ReportFiles, idx: RosterLookup, done, settings,
                  session, outbox, resend, only_keys, skip_passed, office, max_attempts,
                  backoff, sleep) -> Outcome | None:
-    key = agency_key(r.agency)
-    if only_keys is not None and key not in only_keys:
+    key = normalize(r.agency)
+    entry = idx.find(r.agency, r.region_code) if key else None
+    if only_keys is not None and key not in only_keys and (
+            entry is None or normalize(entry.agency) not in only_keys):
         return None
     if skip_passed and r.verdict == PASS:
         return None
-    entry = idx.get(key) if key else None
     agency = r.agency or ""
     o = Outcome(agency=agency, year=r.year, sha256=r.sha256, report_hash=r.report_hash,
                 recipient=entry.email if entry else None, status="failed")

@@ -313,9 +313,12 @@ def test_province_summary(batch, tmp_path):
     assert len(s.rows) == len(reports)
     assert s.verdicts[FIX] == 2 and s.verdicts[UNCHECKABLE] == 3 and s.verdicts[PASS] == 3
     assert s.rows[0].verdict == FIX                               # worst first
+    zh = next(r for r in s.rows if r.agency == "湛河区工信局")     # abbreviated in the report
+    assert zh.in_roster and zh.email == "gxj410411@example.gov.cn"  # roster: 湛河区工业和信息化局
     missing = {(m.agency, m.year) for m in s.missing}
     assert ("湘潭县教育局", 2024) in missing
     assert ("湘潭县数据局", 2024) not in missing and ("湘潭县数据局", 2025) in missing
+    assert ("湛河区工业和信息化局", 2025) not in missing
     rules = {r[0]: r for r in s.by_rule}
     assert rules["requests.balance"][3] >= 1
     xt = next(g for g in s.by_region if g["county"] == "湘潭县")
@@ -364,7 +367,7 @@ def test_provenance_of_a_pdf_cell_is_described():
     assert p.describe() == "第4页 表格2 第7行 第3列"
 
 
-def test_roster_requires_agency_and_email(tmp_path):
+def test_roster_csv(tmp_path):
     bad = tmp_path / "r.csv"
     bad.write_text("name,mail\nx,y\n", encoding="utf-8")
     with pytest.raises(ValueError, match="agency"):
@@ -375,3 +378,23 @@ def test_roster_requires_agency_and_email(tmp_path):
     assert load_roster(ok) == [RosterEntry("某局", "430321", "county", "department", "a@b.cn")]
 
 
+
+
+def test_the_warehouse_roster_is_used_when_none_is_given(batch, tmp_path):
+    from tasks.coverage import load_roster as load_roster_into
+    from tasks.load import RunInfo, load_batch, open_warehouse
+
+    files, reports, findings, _ = batch
+    con = open_warehouse(str(tmp_path / "wh.duckdb"))
+    try:
+        load_batch(con, RunInfo("test-roster"), files, reports, findings)
+        res = generate_reports(con, tmp_path / "out", pdf=False)
+        assert res.summary.roster_size is None and not res.summary.missing
+        load_roster_into(con, ROOT / "examples" / "roster.csv")
+        res = generate_reports(con, tmp_path / "out", pdf=False)
+    finally:
+        con.close()
+    assert res.summary.roster_size == 7
+    assert ("湘潭县教育局", 2024) in {(m.agency, m.year) for m in res.summary.missing}
+    by_agency = {r.agency: r for r in res.summary.rows}
+    assert by_agency["湛河区工信局"].email == "gxj410411@example.gov.cn"
