@@ -25,7 +25,10 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 from tasks.atomic import atomic_path
 from tasks.atomic import write_text as atomic_text
@@ -88,9 +91,23 @@ def _env():
                              trim_blocks=False, lstrip_blocks=False,
                              undefined=jinja2.StrictUndefined)
     env.globals["fmt"] = _fmt_any
+    env.filters["css_string"] = css_string
     env.globals["rule_title"] = rule_title
     env.globals["rule_explanation"] = rule_explanation
     return env
+
+
+def css_string(text: str) -> Markup:
+    """A quoted CSS string that cannot end the string or the <style> element."""
+    from markupsafe import Markup
+
+    out = []
+    for ch in str(text):
+        if ch in '"\\<>&' or ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return Markup('"' + "".join(out) + '"')
 
 
 def _fmt_any(v: Any) -> str:

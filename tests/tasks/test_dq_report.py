@@ -398,3 +398,12 @@ def test_the_warehouse_roster_is_used_when_none_is_given(batch, tmp_path):
     assert ("湘潭县教育局", 2024) in {(m.agency, m.year) for m in res.summary.missing}
     by_agency = {r.agency: r for r in res.summary.rows}
     assert by_agency["湛河区工信局"].email == "gxj410411@example.gov.cn"
+
+
+def test_agency_names_cannot_break_out_of_the_page(batch):
+    v = view_of(batch, "planted")
+    v.agency = '某局"}</style><script>alert(1)</script><b>'
+    doc = _doc(render_html(v))
+    assert not doc.xpath("//script")
+    assert '<b>' not in doc.xpath("//style")[0].text
+    assert v.agency in doc.text_content()                      # shown as text, escaped
