@@ -37,6 +37,11 @@ MIN_TEXT_CHARS = 12
 # text is glyph garbage (fonts without a ToUnicode map: pdfminer shows them as (cid:NNN)).
 GARBLED_SHARE = 0.2
 OCR_DPI = 200
+# A picture covering this share of a text page may be a table pasted as an image: OCR'd.
+# (A seal or a logo covers a few per cent.)
+BIG_IMAGE_SHARE = 0.08
+# Pages whose running text is rebuilt from text positions (title block, preamble).
+GEOMETRIC_TEXT_PAGES = 2
 
 _PAGE_NUMBER = re.compile(
     r"^[\s\-－—–_·•~]*(?:第\s*)?[0-9一二三四五六七八九十]{1,4}\s*(?:页)?"
@@ -56,7 +61,8 @@ class PageInfo:
     candidate: bool = False
     marker: bool = False       # a table marker or row label in the text
     ruled: bool = False        # has enough path objects to hold a ruled table
-    big_image: bool = False    # a text page with a picture covering a quarter of it or more
+    big_image: bool = False    # a text page with a picture covering BIG_IMAGE_SHARE of it or more
+    top_ruled: bool = False    # ruling in the top part of the page, after a page with a table
     lines: list[str] = field(default_factory=list)
 
 
@@ -100,8 +106,28 @@ def classify_text(text: str) -> tuple[int, bool]:
     bad = sum(1 for c in chars if _is_garbage_char(c))
     cid = len(re.findall(r"\(cid:\d+\)", text))
     usable = len(chars) - bad
-    garbled = (bad / len(chars) > GARBLED_SHARE) or (cid > 5 and cid * 7 > len(chars) * 0.5)
+    garbled = (bad / len(chars) > GARBLED_SHARE) or (cid > 5 and cid * 7 > len(chars) * 0.5) \
+        or _glyph_ids_as_text(chars)
     return usable, garbled
+
+
+def _glyph_ids_as_text(chars: list[str]) -> bool:
+    """pdfium reads the glyph ids of a font without a Unicode map as code points: with a big
+    CJK font they land in CJK Extension A, radicals and symbols, so the text looks Chinese but
+    is not. Real report text is almost all GB2312 (the 6,763 common hanzi and punctuation)."""
+    wide = [c for c in chars if not c.isascii()]
+    if len(wide) < 10:
+        return False
+    common = sum(1 for c in wide if _in_gb2312(c))
+    return common / len(wide) < 0.5
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _has_table_marker(text: str) -> bool:
@@ -150,10 +176,14 @@ def scan_pages(pdf) -> list[PageInfo]:
         w, h = page.get_size()
         tp = page.get_textpage()
         text = tp.get_text_range() or ""
-        tp.close()
         info = PageInfo(i, text.replace("\r\n", "\n").replace("\r", "\n"), w, h)
         info.usable, info.garbled = classify_text(info.text)
         info.lines = [ln.strip() for ln in info.text.split("\n") if ln.strip()]
+        if i < GEOMETRIC_TEXT_PAGES and not info.garbled and info.usable:
+            # where metadata looks (title, preamble): lines rebuilt from their positions, so
+            # a title wrapped over two lines reads as one
+            info.lines = geometric_lines(tp) or info.lines
+        tp.close()
         if info.garbled or info.usable < MIN_TEXT_CHARS:
             has_image = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, 1) > 0
             info.needs_ocr = info.garbled or has_image
@@ -162,8 +192,10 @@ def scan_pages(pdf) -> list[PageInfo]:
                 info.marker = _has_table_marker(info.text)
                 # ruled tables are drawn with paths; prose that only mentions 行政复议 has none
                 info.ruled = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) >= 4
+                if info.ruled and pages and pages[-1].marker:
+                    info.top_ruled = _paths_near_top(page, pdfium_c.FPDF_PAGEOBJ_PATH, h)
             # a table pasted as a picture into a text page
-            info.big_image = _largest_image_share(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, w * h) >= 0.25
+            info.big_image = _largest_image_share(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, w * h) >= BIG_IMAGE_SHARE
         page.close()
         pages.append(info)
     any_ruled = any(p.marker and p.ruled for p in pages)
@@ -171,21 +203,86 @@ def scan_pages(pdf) -> list[PageInfo]:
         if p.marker and (p.ruled or not any_ruled):
             p.candidate = True
     for a, b in zip(pages, pages[1:]):
-        if a.candidate and not b.candidate and not b.needs_ocr and (b.ruled or not any_ruled) \
-                and _starts_with_table_rows(b.lines):
+        # the rest of a table: ruled paths at the top of the next page, or rows of numbers
+        # (a page holding only a header's tail and a data row has no marker of its own)
+        if a.candidate and not b.candidate and not b.needs_ocr and (
+                b.top_ruled or (not any_ruled and _starts_with_table_rows(b.lines))):
             b.candidate = True
     return pages
+
+
+def _paths_near_top(page, kind: int, height: float, share: float = 0.3) -> bool:
+    """Some ruling drawn in the top `share` of the page body (a table continuing there)."""
+    for n, obj in enumerate(page.get_objects(filter=[kind], max_depth=3)):
+        if n > 400:
+            break
+        try:
+            left, bottom, right, top = obj.get_bounds()
+        except Exception:   # noqa: BLE001
+            continue
+        if top >= height * (1 - share) and (right - left > 15 or top - bottom > 15):
+            return True
+    return False
 
 
 def _largest_image_share(page, kind: int, area: float) -> float:
     best = 0.0
     for obj in page.get_objects(filter=[kind], max_depth=3):
         try:
-            left, bottom, right, top = obj.get_pos()
+            left, bottom, right, top = obj.get_bounds()
         except Exception:   # noqa: BLE001
             continue
         best = max(best, abs(right - left) * abs(top - bottom) / max(area, 1.0))
     return best
+
+
+def geometric_lines(tp) -> list[str]:
+    """A page's text as lines rebuilt from pdfium's text rectangles, and lines of one paragraph
+    joined: a line that runs to the right edge of the text block continues in the next line
+    of the same size (a long title wrapped before 告, a preamble sentence)."""
+    segs = []
+    for k in range(tp.count_rects()):
+        left, bottom, right, top = tp.get_rect(k)
+        t = (tp.get_text_bounded(left, bottom, right, top) or "").replace("\r", "").replace("\n", "")
+        if t.strip():
+            segs.append((left, bottom, right, top, t))
+    if not segs:
+        return []
+    rows: list[list[tuple]] = []
+    for seg in sorted(segs, key=lambda x: -x[3]):
+        for row in rows:
+            rb, rt = min(x[1] for x in row), max(x[3] for x in row)
+            overlap = min(rt, seg[3]) - max(rb, seg[1])
+            if overlap >= 0.5 * min(rt - rb, seg[3] - seg[1]):
+                row.append(seg)
+                break
+        else:
+            rows.append([seg])
+    lines = []
+    for row in rows:
+        row.sort(key=lambda x: x[0])
+        text = "".join(x[4] for x in row).strip()
+        lines.append((min(x[0] for x in row), max(x[2] for x in row),
+                      max(x[3] for x in row) - min(x[1] for x in row), text))
+    body = [ln for ln in lines if not is_page_number(ln[3])]
+    if not body:
+        return []
+    right_edge = max(ln[1] for ln in body)
+    out: list[str] = []
+    prev = None
+    for ln in lines:
+        if is_page_number(ln[3]):
+            out.append(ln[3])
+            prev = None
+            continue
+        if prev is not None and prev[1] >= right_edge - 1.5 * prev[2] \
+                and abs(prev[2] - ln[2]) <= 0.25 * max(prev[2], ln[2]) \
+                and not _SECTION_TITLE.match(ln[3]) and not re.match(r"^[（(][一二三四五六七八九十]+[）)]", ln[3]):
+            out[-1] = out[-1] + ln[3]
+        else:
+            out.append(ln[3])
+        prev = ln
+    return out
 
 
 def _count_objects(page, kind: int, enough: int) -> int:
@@ -211,7 +308,7 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
         cand = [p.index for p in pages if p.candidate]
         if cand:
             parts += _text_tables(data, cand, between)
-        ocr_pages = [p.index for p in pages if p.needs_ocr or (p.big_image and not p.candidate)]
+        ocr_pages = [p.index for p in pages if p.needs_ocr or (p.big_image and not p.ruled)]
         ocr_text: dict[int, list[str]] = {}
         if ocr_pages:
             parts += _ocr_tables(pdf, pages, ocr_pages, ocr_text, doc)

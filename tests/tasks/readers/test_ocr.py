@@ -188,3 +188,18 @@ def test_cid_fonts_go_to_ocr():
     s = _score(r, truth, keys)
     assert s["wrong"] == []
     assert s["correct"] >= len(keys) - 2
+
+
+def test_table_pasted_as_a_picture_into_a_text_page(tmp_path):
+    from tests.tasks.readers.test_pdf import table_picture_pdf
+
+    doc = read_pdf("pic.pdf", table_picture_pdf(tmp_path), "x")
+    assert doc.format == "scan" and doc.meta["ocr_pages"] == [1]
+    assert doc.text[0].text == "苏州市吴中区教育局 2024 年政府信息公开工作年度报告"   # text layer kept
+    from tasks.extract import extract_document
+
+    r = extract_document(doc)
+    truth = _truth(SCAN.with_suffix(".truth.json"))["cells"]
+    keys = [k for k in spec.KEYS_2021 if k.startswith("appeals.")]
+    s = _score(r, truth, keys)
+    assert s["wrong"] == [] and s["correct"] >= 14

@@ -320,3 +320,50 @@ def test_classify_text():
     assert classify_text("(cid:113)(cid:11)(cid:139)(cid:140)(cid:119)(cid:132)")[1] is True
     assert is_page_number("- 4 -") and is_page_number("第 3 页") and is_page_number("3/12")
     assert not is_page_number("2024 年政府信息公开工作年度报告")
+
+
+def test_synth_title_wrapped_before_its_last_character():
+    """桑植县樟岭镇人民政府 2024 年政府信息公开工作年度报 / 告: read as one title line."""
+    truth = load_truth(FIXTURES / "synth-title-wrap.truth.json")
+    ex = extract_file(FIXTURES / "synth-title-wrap.pdf", keep_document=True)
+    assert ex.document.text[0].text == "桑植县樟岭镇人民政府 2024 年政府信息公开工作年度报告"
+    assert (ex.report.agency, ex.report.year) == (truth["agency"], truth["year"])
+    assert_cells(ex.report, truth["cells"])
+
+
+def test_synth_appeals_data_row_alone_on_the_last_page():
+    """Table 四's header is cut by the page break and its data row is alone on page 3, with
+    no table marker in that page's text: the ruling at the top of page 3 brings it in."""
+    truth = load_truth(FIXTURES / "synth-appeals-cut.truth.json")
+    ex = extract_file(FIXTURES / "synth-appeals-cut.pdf", keep_document=True)
+    assert ex.document.meta["table_pages"] == [1, 2, 3]
+    assert_cells(ex.report, truth["cells"])
+    c = ex.report.cells["appeals.cases.review_total"]
+    assert c.source.page == 3
+
+
+def table_picture_pdf(tmp_path: Path) -> bytes:
+    """A text page (title, section heading) with table 四 of the scan fixture pasted as a
+    picture, printed by LibreOffice."""
+    import docx
+    import pypdfium2
+
+    from tasks.synth.render_pdf import docx_to_pdf
+
+    scan = pypdfium2.PdfDocument((FIXTURES.parent / "scan" / "scan-a.pdf").read_bytes())
+    png = tmp_path / "table.png"
+    scan[2].render(scale=2.0).to_pil().crop((90, 1000, 1100, 1224)).save(png)
+    d = docx.Document()
+    d.add_paragraph("苏州市吴中区教育局2024年政府信息公开工作年度报告")
+    d.add_paragraph("四、政府信息公开行政复议、行政诉讼情况")
+    d.add_picture(str(png), width=docx.shared.Cm(16))
+    buf = io.BytesIO()
+    d.save(buf)
+    return docx_to_pdf(buf.getvalue())
+
+
+def test_picture_of_a_table_in_a_text_page_is_flagged_for_ocr(tmp_path):
+    import pypdfium2
+
+    pages = scan_pages(pypdfium2.PdfDocument(table_picture_pdf(tmp_path)))
+    assert pages[0].big_image and not pages[0].needs_ocr and pages[0].usable > 20
