@@ -9,8 +9,9 @@ tables what went in: reports included, excluded (with errors), roster agencies w
 reports matching no roster agency, duplicates, and the options used:
 
 - ``failing``: ``include`` (default) sums every current report, also those with findings of
-  severity error (identities violated, invalid values, unused duplicates); ``exclude`` leaves
-  them out (``include_errors=False``).
+  severity error (identities violated, invalid values); ``exclude`` leaves them out
+  (``include_errors=False``). A duplicate (the copy of an agency's report that is not used,
+  ``report.duplicate``) is never summed, whatever the option (``mart_rollup``).
 - ``blanks``: ``sum`` (default) sums the numbers given and leaves blank cells out (a blank is
   not a 0): a total that some reports left blank is shaded and its comment says how many;
   ``empty`` prints no total where any report left the cell blank (the comment still says how
@@ -33,8 +34,8 @@ FAILING = ("include", "exclude")
 BLANKS = ("sum", "empty")
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（区）"}
 FAILING_TEXT = {
-    "include": "有错误的报告（表内勾稽关系不成立、数值无效、重复报告等）已计入合计",
-    "exclude": "有错误的报告（表内勾稽关系不成立、数值无效、重复报告等）未计入合计",
+    "include": "有错误的报告（表内勾稽关系不成立、数值无效等）已计入合计",
+    "exclude": "有错误的报告（表内勾稽关系不成立、数值无效等）未计入合计",
 }
 BLANKS_TEXT = {
     "sum": "空白单元格不计为 0：合计只加填有数字的报告，含空白的合计格以灰色标出，批注注明空白报告数",
@@ -53,9 +54,9 @@ class Sheet:
     blanks: dict[str, int] = field(default_factory=dict)                # key → blank reports
     missing_keys: dict[str, int] = field(default_factory=dict)          # key → reports without it
     included: int = 0              # reports summed
-    with_errors: int = 0           # of the region's current reports: with error findings
-    excluded: int = 0              # reports left out (failing = exclude)
-    duplicates: int = 0            # unused duplicates (report.duplicate) in the region
+    with_errors: int = 0           # of the region's current reports (duplicates aside): with errors
+    excluded: int = 0              # reports left out (failing = exclude), duplicates aside
+    duplicates: int = 0            # unused duplicates (report.duplicate): never summed
     roster_size: int | None = None  # roster agencies of the region (None: no roster loaded)
     missing: list[dict[str, Any]] = field(default_factory=list)     # roster agencies w/o report
     unmatched: list[dict[str, Any]] = field(default_factory=list)   # reports of no roster agency
@@ -163,9 +164,8 @@ def _roster_regions(con, year: int, col: str, scope: str | None) -> set[str]:
 def _counts(con, sh: Sheet, col: str, failing: str, roster: bool) -> None:
     rc, year = sh.region_code, sh.year
     n, errs, dups = con.execute(f"""
-        SELECT count(*), count(*) FILTER (WHERE has_errors),
-               count(*) FILTER (WHERE sha256 IN (SELECT sha256 FROM raw_findings
-                                                 WHERE rule = 'report.duplicate'))
+        SELECT count(*), count(*) FILTER (WHERE has_errors AND NOT is_duplicate),
+               count(*) FILTER (WHERE is_duplicate)
         FROM stg_reports_current WHERE year = ? AND {col} = ?""", [year, rc]).fetchone()
     sh.with_errors, sh.duplicates = errs, dups
     if failing == "exclude":
@@ -173,10 +173,11 @@ def _counts(con, sh: Sheet, col: str, failing: str, roster: bool) -> None:
         sh.excluded_reports = [
             {"agency": a, "file": f, "errors": e} for a, f, e in con.execute(f"""
                 SELECT agency, file, error_count FROM stg_reports_current
-                WHERE year = ? AND {col} = ? AND has_errors ORDER BY agency, file""",
+                WHERE year = ? AND {col} = ? AND has_errors AND NOT is_duplicate
+                ORDER BY agency, file""",
                 [year, rc]).fetchall()]
     if not sh.included:
-        sh.included = n - sh.excluded
+        sh.included = n - dups - sh.excluded
     if sh.level == "province":
         sh.no_region, sh.no_region_matched = con.execute("""
             SELECT count(*), count(a.agency_id) FROM stg_reports_current r
@@ -246,8 +247,7 @@ def summary_lines(sh: Sheet, failing: str, blanks: str) -> list[tuple[str, bool]
         lines.append((f"区划未识别的报告：{sh.no_region} 份，未计入任何地区（其中 {sh.no_region_matched} "
                       "份已匹配到名单中的机关；可在清单 manifest 中填写 region_code）", True))
     if sh.duplicates:
-        how = "已剔除" if failing == "exclude" else "已计入，合计重复计算，请剔除重复文件或选择剔除有错误的报告"
-        lines.append((f"重复报告（同一机关同一年度的另一份，未采用）：{sh.duplicates} 份，{how}", True))
+        lines.append((f"重复报告（同一机关同一年度的另一份，未采用）：{sh.duplicates} 份，不计入合计", True))
     lines.append((f"有错误的报告：{FAILING_TEXT[failing]}", False))
     lines.append((BLANKS_TEXT[blanks], False))
     return lines

@@ -247,11 +247,17 @@ def test_crosscheck_in_the_warehouse(tmp_path):
     crosscheck(con, "run2")
     crosscheck(con, None)
     assert con.execute("SELECT * FROM raw_findings ORDER BY sha256, seq").fetchall() == before
-    # a re-load of the report (core findings only) drops the cross ones; crosscheck restores them
-    _load(con, [r24], "run3", 1_700_000_200, core)
-    assert [r for _, r in _stored(con, r24.sha256)] == ["requests.balance", "cells.blank"]
+    # a re-load of the report with other core findings keeps the cross ones (tasks.load leaves
+    # them alone and numbers them after its own); crosscheck then changes nothing
+    _load(con, [r24], "run3", 1_700_000_200, {r24.sha256: core[r24.sha256][:1]})
+    assert _stored(con, r24.sha256) == [(0, "requests.balance"), (1, "history.carry_over"),
+                                        (2, "history.carry_over")]
+    after = con.execute("SELECT * FROM raw_findings ORDER BY sha256, seq").fetchall()
     crosscheck(con, "run3")
-    assert con.execute("SELECT * FROM raw_findings ORDER BY sha256, seq").fetchall() == before
+    assert con.execute("SELECT * FROM raw_findings ORDER BY sha256, seq").fetchall() == after
+    # cross findings are not the load's to write
+    with pytest.raises(ValueError, match="crosscheck"):
+        _load(con, [r24], "run4", 1_700_000_300, {r24.sha256: out[r24.sha256]})
     con.close()
 
 

@@ -173,6 +173,26 @@ def test_failing_reports_and_coverage_are_stated(wh):
     assert "湘潭县审计局" in txt and "未计入合计" in txt
 
 
+def test_a_duplicate_is_never_summed(tmp_path):
+    from tasks.crosscheck import crosscheck
+
+    con = open_warehouse(tmp_path / "w.duckdb")
+    a, copy = rep("a", "湘潭县教育局", "430321", 1), rep("a-copy", "湘潭县 教育局", "430321", 1)
+    load_batch(con, RunInfo("r1", started=1_700_000_000), [SourceFile("a.txt", a.sha256, 1, "txt")],
+               [a], {})
+    load_batch(con, RunInfo("r2", started=1_700_000_100),
+               [SourceFile("a-copy.txt", copy.sha256, 1, "txt")], [copy], {})
+    crosscheck(con, None)
+    for failing in ("include", "exclude"):
+        (prov, *_) = sheets(con, 2024, "province", failing=failing)
+        assert (prov.included, prov.duplicates, prov.excluded, prov.with_errors) == (1, 1, 0, 0)
+        assert prov.values[NEW] == a.value(NEW)
+    path, _ = write_workbook(con, tmp_path / "dup.xlsx", year=2024, level="province")
+    assert "重复报告（同一机关同一年度的另一份，未采用）：1 份，不计入合计" in text_of(
+        openpyxl.load_workbook(path)["湖南省"])
+    con.close()
+
+
 def test_region_and_year_options(wh):
     d, con = wh
     content = sheets(con, None, "county", region="湘潭市")        # latest year: 2024
