@@ -161,3 +161,34 @@ def test_no_roster_is_stated(tmp_path):
     con.close()
     with pytest.raises(ValueError):
         dashboard_data(open_warehouse(tmp_path / "empty.duckdb"))
+
+
+def test_cli_roster_rollup_dashboard(tmp_path):
+    """The commands end to end on a warehouse file (flows/cli_rollup.py)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import _register, app
+
+    _register()
+    w = tmp_path / "w.duckdb"
+    con = open_warehouse(w)
+    load_batch(con, RunInfo("r1", started=1_700_000_000),
+               [SourceFile(r.file, r.sha256, 1, "txt") for r in REPORTS], REPORTS, {})
+    con.close()
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    run = CliRunner().invoke
+    res = run(app, ["roster", "load", str(tmp_path / "roster.csv"), "-w", str(w)])
+    assert res.exit_code == 0, res.output
+    assert "名单已载入：4 个机关" in res.output and "exact 5" in res.output
+    res = run(app, ["roster", "status", "-w", str(w), "--year", "2024"])
+    assert res.exit_code == 0 and "未报送 1" in res.output and "湘潭县审计局" in res.output
+    res = run(app, ["rollup", "-w", str(w), "--level", "city", "--failing", "exclude",
+                    "-o", str(tmp_path / "r.xlsx")])
+    assert res.exit_code == 0, res.output
+    assert "2024年，3 个工作表" in res.output and (tmp_path / "r.xlsx").exists()
+    res = run(app, ["rollup", "-w", str(w), "--blanks", "zero"])
+    assert res.exit_code != 0                                   # not an option: blank is not 0
+    res = run(app, ["dashboard", "-w", str(w), "-o", str(tmp_path / "d.html")])
+    assert res.exit_code == 0 and "未报送 1 个机关" in res.output
+    res = run(app, ["rollup", "-w", str(tmp_path / "none.duckdb")])
+    assert res.exit_code == 2
