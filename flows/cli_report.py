@@ -32,6 +32,7 @@ def report(
     roster: RosterOpt = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render the PDF of each report (WeasyPrint).")] = True,
     office: OfficeOpt = OFFICE_DEFAULT,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that render reports (default: the CPU cores).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ):
     """Write a data-quality report for every current report in the warehouse (a Prefect flow).
@@ -58,7 +59,7 @@ def report(
             bar.update(tid, completed=done, total=total)
 
         s = report_flow(str(warehouse), str(outdir), year, str(roster) if roster else None, pdf,
-                        office, progress=progress)
+                        office, progress=progress, workers=workers or _cores())
     if json_out:
         d = dict(s.__dict__)
         d.pop("rows")
@@ -144,3 +145,12 @@ def _warehouse_has_roster(warehouse: Path) -> bool:
         return bool(warehouse_roster(con))
     finally:
         con.close()
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:       # not Linux
+        return max(1, os.cpu_count() or 1)

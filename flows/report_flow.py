@@ -48,14 +48,14 @@ def _file_link(path: str | None) -> str:
 # ------------------------------------------------------------------------------ report
 def generate_fn(warehouse: str, outdir: str, year: int | None = None, roster: str | None = None,
                 pdf: bool = True, office: str = dq_report.DEFAULT_OFFICE,
-                progress=None) -> ReportRunSummary:
+                progress=None, workers: int = 1) -> ReportRunSummary:
     from tasks.load import open_warehouse
 
     entries = dq_report.load_roster(roster) if roster else None
     con = open_warehouse(warehouse, read_only=True)
     try:
         res = dq_report.generate_reports(con, outdir, year=year, roster=entries, pdf=pdf,
-                                         office=office, progress=progress)
+                                         office=office, progress=progress, workers=workers)
     finally:
         con.close()
     rows = [{"机关": r.agency, "年度": r.year, "结论": r.verdict, "错误": r.errors, "提示": r.hints,
@@ -69,8 +69,8 @@ def generate_fn(warehouse: str, outdir: str, year: int | None = None, roster: st
 
 @task(name="dq-reports", cache_policy=NO_CACHE)
 def generate_task(warehouse: str, outdir: str, year: int | None, roster: str | None, pdf: bool,
-                  office: str, progress=None) -> ReportRunSummary:
-    return generate_fn(warehouse, outdir, year, roster, pdf, office, progress)
+                  office: str, progress=None, workers: int = 1) -> ReportRunSummary:
+    return generate_fn(warehouse, outdir, year, roster, pdf, office, progress, workers)
 
 
 def report_markdown(s: ReportRunSummary) -> str:
@@ -93,9 +93,10 @@ def report_markdown(s: ReportRunSummary) -> str:
 @flow(name="nianbao-report", log_prints=False)
 def report_flow(warehouse: str, outdir: str, year: int | None = None, roster: str | None = None,
                 pdf: bool = True, office: str = dq_report.DEFAULT_OFFICE,
-                progress=None) -> ReportRunSummary:
-    """Agency reports (HTML, PDF, XLSX), the province summary and index.json from the warehouse."""
-    s = generate_task(warehouse, outdir, year, roster, pdf, office, progress)
+                progress=None, workers: int = 1) -> ReportRunSummary:
+    """Agency reports (HTML, PDF, XLSX), the province summary and index.json from the warehouse.
+    `workers` > 1 renders on that many processes."""
+    s = generate_task(warehouse, outdir, year, roster, pdf, office, progress, workers)
     create_table_artifact(key="dq-report-verdicts", table=s.rows[:ARTIFACT_ROWS],
                           description=f"各机关核查结论（{s.reports} 份报告）")
     create_markdown_artifact(key="dq-report-summary", markdown=report_markdown(s),

@@ -610,11 +610,17 @@ def _write_index(outdir: Path, reports: list[ReportFiles], summary: tuple[Path, 
     return path
 
 
+POOL_MIN = 4          # fewer reports to render than this: no process pool (its start costs ~2 s)
+
+
 def generate_from_views(views: Iterable[ReportView], outdir: str | Path, *,
                         roster: list[RosterAgency] | None = None, pdf: bool = True,
                         office: str = DEFAULT_OFFICE, generated: _dt.date | None = None,
-                        progress=None) -> GenerationResult:
-    """Write every view's report (skipping unchanged ones), the summary and index.json."""
+                        progress=None, workers: int = 1) -> GenerationResult:
+    """Write every view's report (skipping unchanged ones), the summary and index.json.
+
+    `workers` > 1 renders on a process pool (PDF rendering is CPU-bound Python: threads do
+    not help); results keep the order of `views`."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     previous: dict[str, ReportFiles] = {}
@@ -623,27 +629,50 @@ def generate_from_views(views: Iterable[ReportView], outdir: str | Path, *,
             previous = {rf.sha256: rf for rf in read_index(outdir)}
         except (ValueError, TypeError, KeyError, OSError):
             log.warning("ignoring unreadable %s", outdir / INDEX_FILE)
-    out: list[ReportFiles] = []
-    rendered = reused = 0
     views = list(views)
-    for i, view in enumerate(views, start=1):
+    out: list[ReportFiles | None] = [None] * len(views)
+    todo: list[int] = []
+    for i, view in enumerate(views):
         old = previous.get(view.sha256)
         if (old is not None and old.report_hash == view.content_hash()
                 and all(p is None or Path(p).exists() for p in (old.html, old.xlsx))
                 and (not pdf or (old.pdf is not None and Path(old.pdf).exists()))):
-            out.append(old)
-            reused += 1
-        else:
-            out.append(write_agency_report(view, outdir, pdf=pdf, office=office,
-                                           generated=generated))
-            rendered += 1
-        if progress:
-            progress(i, len(views))
-    summary = build_summary(out, roster, outdir=outdir, generated=generated)
+            out[i] = old
+    todo = [i for i, rf in enumerate(out) if rf is None]
+    done = len(views) - len(todo)
+    if progress:
+        progress(done, len(views))
+    args = (str(outdir), pdf, office, generated)
+    if workers > 1 and len(todo) >= POOL_MIN:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_render_one, views[i], *args): i for i in todo}
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, len(views))
+    else:
+        for i in todo:
+            out[i] = _render_one(views[i], *args)
+            done += 1
+            if progress:
+                progress(done, len(views))
+    files = [rf for rf in out if rf is not None]
+    summary = build_summary(files, roster, outdir=outdir, generated=generated)
     paths = write_summary(summary, outdir, office=office)
-    index = _write_index(outdir, out, paths)
-    return GenerationResult(str(outdir), out, rendered, reused, str(paths[0]), str(paths[1]),
-                            str(index), summary)
+    index = _write_index(outdir, files, paths)
+    return GenerationResult(str(outdir), files, len(todo), len(views) - len(todo),
+                            str(paths[0]), str(paths[1]), str(index), summary)
+
+
+def _render_one(view: ReportView, outdir: str, pdf: bool, office: str,
+                generated: _dt.date | None) -> ReportFiles:
+    """One report's files (a top-level function: it runs in pool workers too)."""
+    return write_agency_report(view, outdir, pdf=pdf, office=office, generated=generated)
 
 
 def views_from_warehouse(con, year: int | None = None,
@@ -666,14 +695,14 @@ def _set_emails(views: list[ReportView], roster: list[RosterAgency] | None) -> N
 def generate_reports(con, outdir: str | Path, *, year: int | None = None,
                      roster: list[RosterAgency] | None = None, pdf: bool = True,
                      office: str = DEFAULT_OFFICE, generated: _dt.date | None = None,
-                     progress=None) -> GenerationResult:
+                     progress=None, workers: int = 1) -> GenerationResult:
     """Every current report in the warehouse → agency reports, province summary, index.json.
     Without `roster`, the roster loaded into the warehouse is used, if any."""
     if roster is None:
         roster = warehouse_roster(con)
     views = views_from_warehouse(con, year, roster)
     return generate_from_views(views, outdir, roster=roster, pdf=pdf, office=office,
-                               generated=generated, progress=progress)
+                               generated=generated, progress=progress, workers=workers)
 
 
 def views_from_reports(reports: list, findings: dict[str, list],

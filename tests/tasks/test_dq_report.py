@@ -407,3 +407,15 @@ def test_agency_names_cannot_break_out_of_the_page(batch):
     assert not doc.xpath("//script")
     assert '<b>' not in doc.xpath("//style")[0].text
     assert v.agency in doc.text_content()                      # shown as text, escaped
+
+
+def test_rendering_on_a_process_pool_gives_the_same_files(batch, tmp_path):
+    _, reports, findings, _ = batch
+    views = views_from_reports(reports, findings)[:4]              # POOL_MIN: the pool is used
+    seq = generate_from_views(views, tmp_path / "seq", pdf=False)
+    par = generate_from_views(views, tmp_path / "par", pdf=False, workers=2)
+    assert par.rendered == len(views)
+    assert [r.report_hash for r in par.reports] == [r.report_hash for r in seq.reports]
+    assert [Path(r.html).name for r in par.reports] == [Path(r.html).name for r in seq.reports]
+    for a, b in zip(seq.reports, par.reports):
+        assert Path(a.html).read_text(encoding="utf-8") == Path(b.html).read_text(encoding="utf-8")
