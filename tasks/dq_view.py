@@ -73,6 +73,27 @@ RULE_TEXT: dict[str, tuple[str, str]] = {
     "report.year_unknown": (
         "未写明报告年度",
         "报告标题或正文应写明报告所属年度（统计期限）。"),
+    "history.carry_over": (
+        "与上年度结转不一致",
+        "本年度表三“二、上年结转”每一列应等于上一年度报告中“四、结转下年度继续办理”的同一列。"),
+    "history.in_force": (
+        "现行有效件数与上年度不衔接",
+        "表二 现行有效件数 应约等于 上年度现行有效件数 + 本年制发件数 − 本年废止件数。"),
+    "narrative.requests": (
+        "正文与表格不一致",
+        "报告正文中所述的申请、行政复议、行政诉讼件数应与表格中的数字一致。"),
+    "plausibility.fee_unit": (
+        "收费金额单位可疑",
+        "表二 行政事业性收费 的单位是万元；金额看起来像是按元填写的，请核实。"),
+    "plausibility.jump": (
+        "数字与上年度相差悬殊",
+        "主要数字与上年度相比变化超过 10 倍，请核实是否填写有误。"),
+    "report.duplicate": (
+        "重复报告",
+        "同一机关同一年度只应有一份年度报告；发现另一份不同的报告。"),
+    "hierarchy.sum": (
+        "汇总数与下级报告不一致",
+        "汇总报告（本级及所辖机关）的数字应等于所辖机关报告之和。"),
     "report.table_missing": (
         "缺少表格",
         "年度报告应按国办公开办函〔2021〕30号格式包含表二（主动公开）、表三（依申请公开）、"
@@ -99,11 +120,19 @@ def rule_explanation(rule: str) -> str:
 
 
 def _validate_rules() -> dict[str, str]:
+    """Rule id → formula text of tasks.validate and tasks.crosscheck (whichever import)."""
+    out: dict[str, str] = {}
+    try:
+        from tasks.crosscheck import CROSS_RULES
+        out.update(CROSS_RULES)
+    except Exception:   # noqa: BLE001 - the explanation must not depend on GX importing
+        pass
     try:
         from tasks.validate import RULES
-    except Exception:   # noqa: BLE001 - the explanation must not depend on GX importing
-        return {}
-    return RULES
+        out.update(RULES)
+    except Exception:   # noqa: BLE001
+        pass
+    return out
 
 
 # ------------------------------------------------------------------------------- the model
@@ -542,9 +571,17 @@ def load_view(con, sha256: str, email: str | None = None) -> ReportView:
     return build_view(report, findings, email=email)
 
 
-def current_reports(con, year: int | None = None) -> list[tuple[str, str | None, int | None]]:
-    """(sha256, agency, year) of every current report, ordered by year, agency, file."""
-    sql = "SELECT sha256, agency, year FROM raw_reports WHERE is_current"
+def current_reports(con, year: int | None = None,
+                    include_duplicates: bool = False) -> list[tuple[str, str | None, int | None]]:
+    """(sha256, agency, year) of every current report, ordered by year, agency, file.
+
+    A copy flagged ``report.duplicate`` (tasks.crosscheck: the agency's report for that year
+    is another file) is left out unless `include_duplicates`: the agency hears about the copy
+    in use, once."""
+    sql = "SELECT sha256, agency, year FROM raw_reports r WHERE is_current"
+    if not include_duplicates:
+        sql += (" AND NOT EXISTS (SELECT 1 FROM raw_findings f WHERE f.sha256 = r.sha256"
+                " AND f.rule = 'report.duplicate')")
     params: list[Any] = []
     if year is not None:
         sql += " AND year = ?"

@@ -391,9 +391,13 @@ def test_the_warehouse_roster_is_used_when_none_is_given(batch, tmp_path):
         res = generate_reports(con, tmp_path / "out", pdf=False)
         assert res.summary.roster_size is None and not res.summary.missing
         load_roster_into(con, ROOT / "examples" / "roster.csv")
+        dup = batch[3]["uncertain"].sha256          # as tasks.crosscheck flags a second copy
+        con.execute("INSERT INTO raw_findings (sha256, seq, rule, severity, kind, cells, message)"
+                    " VALUES (?, 999, 'report.duplicate', 'error', 'violated', '[]', '重复')", [dup])
         res = generate_reports(con, tmp_path / "out", pdf=False)
     finally:
         con.close()
+    assert dup not in {r.sha256 for r in res.reports} and len(res.reports) == len(reports) - 1
     assert res.summary.roster_size == 7
     assert ("湘潭县教育局", 2024) in {(m.agency, m.year) for m in res.summary.missing}
     by_agency = {r.agency: r for r in res.summary.rows}
