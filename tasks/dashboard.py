@@ -363,6 +363,7 @@ def write_dashboard(con, path: str | Path, year: int | None = None,
                     include_errors: bool = True) -> tuple[Path, DashboardData]:
     d = dashboard_data(con, year, include_errors)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(d), encoding="utf-8")
+    from tasks.atomic import write_text    # no half-written page under the real name
+
+    write_text(path, render(d))
     return path, d

@@ -36,22 +36,27 @@ def sha256_bytes(data: bytes) -> str:
 def extract_file(path: str | Path, data: bytes | None = None,
                  manifest: dict[str, metadata.ManifestRow] | None = None,
                  province_hint: str | None = None, keep_document: bool = False) -> Extraction:
-    path = str(path)
+    fs_path = path
+    path = text_path(path)      # what is stored and shown (valid UTF-8 even for odd names)
     if data is None:
         try:
-            size = Path(path).stat().st_size
+            size = Path(fs_path).stat().st_size
             if size > MAX_FILE_BYTES:
                 return _error(path, b"", None, "too_large",
                               f"文件过大（{size // 1024 // 1024} MB，上限 {MAX_FILE_BYTES // 1024 // 1024} MB）",
                               size=size)
-            data = Path(path).read_bytes()
+            data = Path(fs_path).read_bytes()
         except OSError as e:
             return _error(path, b"", None, "unreadable", f"无法读取文件：{e.strerror or e}")
     sha = sha256_bytes(data)
     if not data.strip():
         return _error(path, data, None, "empty", "文件为空")
     fmt = sniff(data, path)
+    if fmt == "zip" and path.lower().endswith(".docx"):
+        fmt = "docx"            # a damaged DOCX: its reader says what is wrong with the zip
     try:
+        if fmt is None or fmt == "zip":
+            _check_claimed_format(path, fmt)
         reader = reader_for(fmt)
         doc = reader(path, data, sha)
         return _from_document(doc, data, manifest, province_hint, keep_document)
@@ -64,6 +69,32 @@ def extract_file(path: str | Path, data: bytes | None = None,
     except Exception as e:   # noqa: BLE001 — a bad file must never stop the batch
         log.debug("extract failed for %s", path, exc_info=True)
         return _error(path, data, fmt, "internal", f"解析时发生内部错误：{type(e).__name__}: {e}")
+
+
+_CLAIMED = {".pdf": "PDF", ".doc": "Word", ".docx": "Word", ".wps": "WPS", ".txt": "文本",
+            ".htm": "网页", ".html": "网页", ".shtml": "网页", ".rtf": "RTF"}
+
+
+def _check_claimed_format(path: str, fmt: str | None) -> None:
+    """Unrecognised bytes under a document's extension: say so (a broken download, a file
+    saved under the wrong name), rather than only "unknown format"."""
+    ext = Path(path).suffix.lower()
+    if ext in _CLAIMED:
+        what = "压缩包" if fmt == "zip" else "无法识别的二进制数据"
+        raise ReadError("format.mismatch",
+                        f"文件扩展名为{ext}，但内容不是{_CLAIMED[ext]}文件（是{what}），"
+                        f"可能已损坏、下载不完整或扩展名有误")
+
+
+def text_path(path: str | Path) -> str:
+    """A path as text that can be stored and printed: bytes of a file name that are not UTF-8
+    (Python keeps them as lone surrogates, which DuckDB/Arrow/JSON refuse) become \\xNN."""
+    s = str(path)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def extract_document(doc: Document, manifest_row: metadata.ManifestRow | None = None,

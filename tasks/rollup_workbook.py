@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import spec
+from tasks.atomic import atomic_path
 
 FAILING = ("include", "exclude")
 BLANKS = ("sum", "empty")
@@ -306,8 +307,8 @@ def write_workbook(con, path: str | Path, year: int | None = None, level: str = 
             ws.column_dimensions[get_column_letter(j)].width = 11
         ws.column_dimensions["C"].width = 30
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    with atomic_path(path) as tmp:       # tasks/atomic.py: no half-written workbook
+        wb.save(tmp)
     return path, content
 
 
