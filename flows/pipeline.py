@@ -1,138 +1,430 @@
-"""The main Prefect flow: ingest → extract → validate → load (→ roll-up views).
+"""The main Prefect flow: ingest → plan → extract → validate → load → finish.
 
-Tasks are thin wrappers around `tasks/`; a task is a meaningful unit (a batch of files, the whole
-batch's validation, one load transaction), never a cell or a page.
+- **ingest**: discover the files (tasks.ingest) and hash them (tasks.incremental.hash_files).
+- **plan**: one query of the known hashes; each file is new/changed (extract), up to date but
+  validated by other rules (re-validate from the stored cells) or unchanged (sighting only).
+  ``full=True`` extracts everything.
+- **extract** in batches of ``batch_size`` files, on the local cores (a process pool inside one
+  Prefect task per batch, tasks.parallel) or on a Dask cluster (``dask_address``: one Prefect
+  task per chunk of files through prefect-dask's DaskTaskRunner). Batch k+1 is extracted while
+  batch k is validated and loaded, so at most two batches of reports are in memory.
+- **validate** (GX over the batch) and **load** (one transaction per batch, tasks.load) run in
+  the flow process: the warehouse has exactly one writer.
+- **withdraw**: contents no longer found under the input folders are marked withdrawn
+  (tasks.incremental.apply_withdrawals); then the cross-report checks (tasks.crosscheck, skipped
+  when nothing changed and the previous run completed) and the run is marked complete.
+
+A failure mid-run leaves the batches committed so far (each whole: a batch is one transaction)
+and the run marked 'failed' (or 'running' with no finish time if the process died); nothing is
+withdrawn before the last batch is committed. The next run re-processes only what is missing
+(and redoes the cross-report checks, since the run before it did not complete).
+
+Tasks are thin wrappers around `tasks/`; a task is a meaningful unit (a batch of files, a
+batch's validation, one load transaction), never a cell or a page. The same engine runs without
+Prefect (`run_plain`) so the benchmark can tell Prefect's own overhead.
 """
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any, Callable
 
 from flows import settings  # noqa: F401  (quiet environment before prefect is imported)
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.utilities.annotations import quote
 
-from tasks import extract as _extract
+from tasks import incremental as _inc
 from tasks import ingest as _ingest
-from tasks import metadata as _metadata
+from tasks import parallel as _par
+from tasks import runlock as _runlock
 
-BATCH_SIZE = 50
+BATCH_SIZE = 2000          # files per extraction/validation/load batch (settings.batch_size())
+SIGHTING_BATCH = 20000     # unchanged files per sightings-only load
+DASK_CHUNK = 50            # files per Prefect task on a Dask cluster
 
 
 @dataclass
 class RunSummary:
     run_id: str
     warehouse: str
-    files: int = 0
-    reports: int = 0
-    errors: int = 0                       # unreadable files
-    skipped: int = 0
+    files: int = 0                        # report files found in the inputs
+    reports: int = 0                      # readable reports among them (processed or not)
+    errors: int = 0                       # unreadable files among them
+    skipped: int = 0                      # not documents (csv, json, …)
     findings_by_rule: dict[str, int] = field(default_factory=dict)
     reports_with_errors: int = 0
     error_files: list[tuple[str, str, str]] = field(default_factory=list)   # path, code, message
     timings: dict[str, float] = field(default_factory=dict)
-    load: dict = field(default_factory=dict)
+    load: dict = field(default_factory=dict)        # LoadStats counters summed over batches
+    extracted: int = 0                    # files extracted by this run
+    revalidated: int = 0                  # reports re-validated from the warehouse
+    unchanged: int = 0                    # files skipped (content already up to date)
+    withdrawn: list[tuple[str, str]] = field(default_factory=list)   # path, sha256
+    batches: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)     # why files were extracted
+    missing: list[str] = field(default_factory=list)          # inputs that do not exist
+    status: str = "running"
+    executor: str = ""                    # inline | processes(N) | dask(address)
 
 
-def extract_batch_fn(paths: list[str], manifest_path: str | None,
-                     province_hint: str | None) -> list[_extract.Extraction]:
-    manifest = _metadata.load_manifest(manifest_path) if manifest_path else None
-    return [_extract.extract_file(p, manifest=manifest, province_hint=province_hint)
-            for p in paths]
+@dataclass
+class Options:
+    inputs: list[str]
+    warehouse: str
+    manifest: str | None = None
+    province_hint: str | None = None
+    workers: int | None = None
+    dask_address: str | None = None
+    full: bool = False
+    batch_size: int = BATCH_SIZE
 
 
-@task(name="extract-batch", retries=0)
-def extract_batch(paths: list[str], manifest_path: str | None,
-                  province_hint: str | None) -> list[_extract.Extraction]:
-    return extract_batch_fn(paths, manifest_path, province_hint)
+# ------------------------------------------------------------------------------ the engine
+@dataclass
+class Ops:
+    """The stages as plain callables; the flow swaps in Prefect tasks."""
+    ingest: Callable
+    plan: Callable
+    validate: Callable
+    load: Callable
+    withdraw: Callable
 
 
-@task(name="validate")
-def validate_task(reports):
+def ingest_fn(inputs: list[str]):
+    found = _ingest.discover(inputs)
+    return found, _inc.hash_files(found.files)
+
+
+def plan_fn(con, entries, contexts, rules, full):
+    known = _inc.known_files(con, [e.sha256 for e in entries if e.sha256])
+    return _inc.make_plan(entries, known, contexts, rules, full=full)
+
+
+def validate_fn(reports):
     from tasks.validate import validate
 
-    return validate(reports)
+    return validate(reports) if reports else {}
 
 
-@task(name="load")
-def load_task(warehouse: str, run, files, reports, findings):
-    from tasks.load import load_batch, open_warehouse
+def load_fn(con, run, files, reports, findings):
+    from tasks.load import load_batch
 
-    con = open_warehouse(warehouse)
+    return load_batch(con, run, files, reports, findings)
+
+
+def withdraw_fn(con, run_id, roots):
+    return _inc.apply_withdrawals(con, run_id, roots)
+
+
+PLAIN_OPS = Ops(ingest_fn, plan_fn, validate_fn, load_fn, withdraw_fn)
+
+
+def _add_stats(total: dict, stats) -> None:
+    for k, v in (stats.__dict__ if hasattr(stats, "__dict__") else dict(stats or {})).items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            total[k] = total.get(k, 0) + v
+
+
+def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
+             progress: Callable[[int, int], None] | None = None) -> RunSummary:
+    from tasks.load import RunInfo, open_warehouse
+    from tasks.model import EXTRACTOR_VERSION
+
+    summary = RunSummary(run_id=run_id, warehouse=str(opts.warehouse))
+    timings = summary.timings
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + (now - since)
+        return now
+
+    started = time.time()
+    t = time.perf_counter()
+    found, entries = ops.ingest(list(opts.inputs))
+    summary.files, summary.skipped, summary.missing = len(entries), len(found.skipped), found.missing
+    t = lap("ingest", t)
+
+    con = open_warehouse(opts.warehouse)
     try:
-        return load_batch(con, run, files, reports, findings)
+        rules = _inc.rules_version()
+        manifest = _par.manifest_for(opts.manifest)
+        run = RunInfo(run_id=run_id, started=started, inputs=[str(i) for i in opts.inputs],
+                      rules_version=rules,
+                      versions={"batch_size": opts.batch_size, "full": opts.full})
+        _inc.start_run(con, run)
+        contexts = {e.path: _inc.extract_context(e.path, manifest, opts.province_hint)
+                    for e in entries}
+        plan = ops.plan(con, entries, contexts, rules, opts.full)
+        summary.unchanged, summary.revalidated = len(plan.unchanged), len(plan.revalidate)
+        summary.extracted, summary.reasons = len(plan.extract), dict(plan.reasons)
+        total, done = plan.total, 0
+        t = lap("plan", t)
+
+        def report_progress(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        # 1. unchanged contents: their sightings only
+        for part in _par.chunks(plan.unchanged, SIGHTING_BATCH):
+            _add_stats(summary.load, ops.load(con, run, part, [], {}))
+            summary.batches += 1
+            report_progress(len(part))
+        t = lap("load", t)
+
+        def process(files, reports, new_contexts) -> None:
+            nonlocal t
+            t = time.perf_counter()
+            findings = ops.validate(reports)
+            t = lap("validate", t)
+            _add_stats(summary.load, ops.load(con, run, files, reports, findings))
+            summary.batches += 1
+            t = lap("load", t)
+            with_report = {r.sha256 for r in reports}
+            _inc.record_processing(con, run_id, [
+                (f.sha256, EXTRACTOR_VERSION, new_contexts[i],
+                 rules if f.sha256 in with_report else None) for i, f in enumerate(files)])
+            t = lap("bookkeeping", t)
+            report_progress(len(files))
+
+        # 2. new or changed contents: extract (batch k+1 runs while batch k is loaded)
+        batches = _par.chunks(plan.extract, opts.batch_size)
+        if batches:
+            with extractor_factory() as extractor:
+                summary.executor = extractor.describe()
+                pending = [extractor.submit_batch([e.path for e in batches[0]])]
+                for i, batch in enumerate(batches):
+                    if i + 1 < len(batches):
+                        pending.append(extractor.submit_batch([e.path for e in batches[i + 1]]))
+                    t = time.perf_counter()
+                    exs = pending.pop(0).result()
+                    t = lap("extract", t)
+                    if i == 0:
+                        _runlock.pause_point("extract")  # test-only hook (tasks/runlock.py)
+                    files = [e.source for e in exs]
+                    reports = [e.report for e in exs if e.report is not None]
+                    ctx = [contexts.get(e.path, "") for e in batch]
+                    del exs
+                    process(files, reports, ctx)
+                    del files, reports
+
+        # 3. up to date but validated by other rules: re-validate the stored reports
+        for part in _par.chunks(plan.revalidate, opts.batch_size):
+            t = time.perf_counter()
+            reports = _inc.reports_from_warehouse(con, [f.sha256 for f in part])
+            t = lap("read_back", t)
+            stored = {f.sha256: f for f in part}
+            process([stored[r.sha256] for r in reports], reports,
+                    [contexts.get(stored[r.sha256].path, "") for r in reports])
+
+        # contents gone from the input folders: withdrawn (their own transaction)
+        t = time.perf_counter()
+        roots = _inc.input_roots(opts.inputs, found.missing)
+        withdrawn, restored = ops.withdraw(con, run_id, roots)
+        summary.withdrawn = [tuple(w) for w in withdrawn]
+        t = lap("withdraw", t)
+
+        # cross-report checks over the warehouse, after the last load (tasks/crosscheck.py)
+        from tasks.crosscheck import crosscheck
+
+        if (opts.full or _changed(summary.load) or withdrawn or restored
+                or not _inc.previous_run_complete(con, run_id)):
+            crosscheck(con, run_id)
+        t = lap("crosscheck", t)
+
+        _totals(con, run_id, summary)
+        counts = {"files": summary.files, "reports": summary.reports, "errors": summary.errors,
+                  "extracted": summary.extracted, "revalidated": summary.revalidated,
+                  "unchanged": summary.unchanged, "withdrawn": len(withdrawn),
+                  "batches": summary.batches}
+        lap("finish", t)
+        _inc.finish_run(con, run_id, "complete", counts, dict(timings))
+        summary.status = "complete"
+    except BaseException:
+        summary.status = "failed"
+        try:
+            _inc.finish_run(con, run_id, "failed", timings=dict(timings))
+        except Exception:   # noqa: BLE001 - keep the original error
+            pass
+        raise
     finally:
         con.close()
+    return summary
 
 
-def _chunks(items: list, n: int) -> list[list]:
-    return [items[i:i + n] for i in range(0, len(items), n)]
+def _changed(load: dict) -> bool:
+    """Did the run's loads change any report or finding? (If not, and the previous run was
+    complete, the cross-report findings are up to date: skip them.)"""
+    return any(load.get(k, 0) for k in ("files_new", "reports_new", "reports_replaced",
+                                         "reports_superseded", "findings_written"))
 
 
+def _totals(con, run_id: str, summary: RunSummary) -> None:
+    """Reports, errors and findings of every file this run saw (processed or unchanged)."""
+    seen = "SELECT DISTINCT sha256 FROM raw_file_sightings WHERE run_id = ?"
+    summary.reports = con.execute(
+        f"SELECT count(*) FROM raw_reports WHERE sha256 IN ({seen})", [run_id]).fetchall()[0][0]
+    rows = con.execute("""SELECT s.path, f.error_code, f.error_message
+        FROM raw_file_sightings AS s JOIN raw_source_files AS f USING (sha256)
+        WHERE s.run_id = ? AND f.status <> 'ok' ORDER BY s.path""", [run_id]).fetchall()
+    summary.errors = len(rows)
+    summary.error_files = [(p, c or "", m or "") for p, c, m in rows]
+    summary.findings_by_rule = dict(con.execute(f"""SELECT rule, count(*) FROM raw_findings
+        WHERE sha256 IN ({seen}) GROUP BY rule ORDER BY rule""", [run_id]).fetchall())
+    summary.reports_with_errors = con.execute(f"""SELECT count(DISTINCT sha256) FROM raw_findings
+        WHERE severity = 'error' AND sha256 IN ({seen})""", [run_id]).fetchall()[0][0]
+
+
+# --------------------------------------------------------------------------- extractors
+class _LocalExtractor:
+    """Process pool on this machine; each batch is one Prefect task (or a plain call)."""
+
+    def __init__(self, opts: Options, use_prefect: bool):
+        self.pool = _par.LocalPool(opts.workers, opts.manifest, opts.province_hint)
+        self.use_prefect = use_prefect
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.close()
+
+    def describe(self) -> str:
+        return "inline" if self.pool.workers <= 1 else f"processes({self.pool.workers})"
+
+    def submit_batch(self, paths: list[str]):
+        if self.use_prefect:
+            return extract_batch.submit(quote(self.pool), quote(paths))
+        return self.pool.submit_batch(paths)
+
+
+class _DaskExtractor:
+    """A Dask cluster through prefect-dask: one Prefect task per chunk of files."""
+
+    def __init__(self, opts: Options):
+        from prefect_dask import DaskTaskRunner
+
+        self.opts = opts
+        self.runner = DaskTaskRunner(address=opts.dask_address)
+
+    def __enter__(self):
+        self.runner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.runner.__exit__(*exc)
+
+    def describe(self) -> str:
+        return f"dask({self.opts.dask_address})"
+
+    def submit_batch(self, paths: list[str]):
+        parts = [self.runner.submit(extract_chunk_task,
+                                    {"paths": c, "manifest_path": self.opts.manifest,
+                                     "province_hint": self.opts.province_hint})
+                 for c in _par.chunks(paths, DASK_CHUNK)]
+        return _par.BatchHandle(parts)
+
+
+# ---------------------------------------------------------------------------- Prefect tasks
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_task(inputs: list[str]):
+    return ingest_fn(inputs)
+
+
+@task(name="plan", cache_policy=NO_CACHE)
+def plan_task(con, entries, contexts, rules, full):
+    return plan_fn(con, entries, contexts, rules, full)
+
+
+@task(name="extract-batch", cache_policy=NO_CACHE, retries=0)
+def extract_batch(pool, paths: list[str]):
+    return pool.submit_batch(paths).result()
+
+
+@task(name="extract-chunk", cache_policy=NO_CACHE, retries=1)
+def extract_chunk_task(paths: list[str], manifest_path: str | None, province_hint: str | None):
+    return _par.extract_chunk(paths, manifest_path, province_hint)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(reports):
+    return validate_fn(reports)
+
+
+@task(name="load", cache_policy=NO_CACHE)
+def load_task(con, run, files, reports, findings):
+    return load_fn(con, run, files, reports, findings)
+
+
+@task(name="withdraw", cache_policy=NO_CACHE)
+def withdraw_task(con, run_id, roots):
+    return withdraw_fn(con, run_id, roots)
+
+
+def _quoted(t):
+    """Call a task with every argument wrapped in `quote`: Prefect would otherwise walk every
+    object inside the arguments (millions for a batch of reports) looking for futures."""
+    def call(*args):
+        return t(*(quote(a) for a in args))
+    return call
+
+
+PREFECT_OPS = Ops(*(_quoted(t) for t in (ingest_task, plan_task, validate_task, load_task,
+                                         withdraw_task)))
+
+
+def _options(inputs, warehouse, manifest, province_hint, workers, dask_address, full,
+             batch_size) -> Options:
+    return Options(inputs=[str(i) for i in inputs], warehouse=str(warehouse),
+                   manifest=str(manifest) if manifest else None, province_hint=province_hint,
+                   workers=settings.workers() if workers is None else workers,
+                   dask_address=dask_address if dask_address is not None
+                   else settings.dask_address(),
+                   full=full, batch_size=batch_size or settings.batch_size())
+
+
+# --- run lock (tasks/runlock.py): one run at a time per warehouse, held for the whole run
 @flow(name="nianbao-run", log_prints=False)
 def run_pipeline(inputs: list[str], warehouse: str, manifest: str | None = None,
-                 province_hint: str | None = None, progress=None) -> RunSummary:
-    """The whole pipeline over files and folders. `progress(done, total)` is called as batches
-    finish (the CLI draws a progress bar with it)."""
+                 province_hint: str | None = None, progress=None,
+                 lock_timeout: float = 0.0, workers: int | None = None,
+                 dask_address: str | None = None, full: bool = False,
+                 batch_size: int | None = None) -> RunSummary:
+    """The whole pipeline over files and folders (incremental unless `full`). `progress(done,
+    total)` is called as batches finish (the CLI draws a progress bar with it). Another run on
+    the same warehouse is waited for up to `lock_timeout` seconds, then refused
+    (tasks.runlock.RunLockError). `workers`: extraction processes (default: the cores);
+    `dask_address`: extract on that Dask scheduler instead."""
+    opts = _options(inputs, warehouse, manifest, province_hint, workers, dask_address, full,
+                    batch_size)
     try:
         run_id = str(get_run_context().flow_run.id)
     except Exception:   # noqa: BLE001 - called outside a flow run (tests via .fn)
         run_id = str(uuid.uuid4())
-    summary = RunSummary(run_id=run_id, warehouse=str(warehouse))
-    started = time.time()
+    if opts.dask_address:
+        factory = lambda: _DaskExtractor(opts)  # noqa: E731
+    else:
+        factory = lambda: _LocalExtractor(opts, use_prefect=True)  # noqa: E731
+    with _runlock.run_lock(opts.warehouse, timeout=lock_timeout):
+        return _execute(opts, PREFECT_OPS, factory, run_id, progress)
+# --- end run lock
 
-    t = time.perf_counter()
-    found = _ingest.discover(inputs)
-    paths = [str(p) for p in found.files]
-    summary.files, summary.skipped = len(paths), len(found.skipped)
-    summary.timings["ingest"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    extractions: list[_extract.Extraction] = []
-    futures = [extract_batch.submit(b, manifest, province_hint) for b in _chunks(paths, BATCH_SIZE)]
-    done = 0
-    for fut in futures:
-        batch = fut.result()
-        extractions.extend(batch)
-        done += len(batch)
-        if progress:
-            progress(done, len(paths))
-    summary.timings["extract"] = time.perf_counter() - t
+def run_plain(inputs: list[str], warehouse: str, manifest: str | None = None,
+              province_hint: str | None = None, progress=None, lock_timeout: float = 0.0,
+              workers: int | None = None, full: bool = False,
+              batch_size: int | None = None) -> RunSummary:
+    """The same pipeline without Prefect (local process pool only): the benchmark's baseline
+    for Prefect's own overhead. Same warehouse result as `run_pipeline`."""
+    opts = _options(inputs, warehouse, manifest, province_hint, workers, "", full, batch_size)
+    with _runlock.run_lock(opts.warehouse, timeout=lock_timeout):
+        return _execute(opts, PLAIN_OPS, lambda: _LocalExtractor(opts, use_prefect=False),
+                        str(uuid.uuid4()), progress)
 
-    files = [e.source for e in extractions]
-    reports = [e.report for e in extractions if e.report is not None]
-    summary.reports = len(reports)
-    summary.errors = sum(1 for f in files if f.status != "ok")
-    summary.error_files = [(f.path, f.error_code or "", f.error_message or "")
-                           for f in files if f.status != "ok"]
 
-    t = time.perf_counter()
-    findings = validate_task(reports) if reports else {}
-    summary.timings["validate"] = time.perf_counter() - t
-    for fs in findings.values():
-        if any(f.severity == "error" for f in fs):
-            summary.reports_with_errors += 1
-        for f in fs:
-            summary.findings_by_rule[f.rule] = summary.findings_by_rule.get(f.rule, 0) + 1
-
-    from tasks.load import RunInfo
-
-    t = time.perf_counter()
-    run = RunInfo(run_id=run_id, started=started, inputs=[str(i) for i in inputs],
-                  timings=dict(summary.timings))
-    stats = load_task(str(warehouse), run, files, reports, findings)
-    summary.timings["load"] = time.perf_counter() - t
-    summary.load = stats.__dict__ if hasattr(stats, "__dict__") else dict(stats or {})
-
-    # --- cross-report rules (tasks/crosscheck.py): need the warehouse, so they run after load
-    from tasks.crosscheck import crosscheck_warehouse
-
-    t = time.perf_counter()
-    for fs in crosscheck_warehouse(str(warehouse), run_id).values():
-        for f in fs:
-            summary.findings_by_rule[f.rule] = summary.findings_by_rule.get(f.rule, 0) + 1
-    summary.timings["crosscheck"] = time.perf_counter() - t
-    # --- end cross-report rules
-    return summary
+def summary_json(s: RunSummary) -> dict[str, Any]:
+    return dict(s.__dict__)

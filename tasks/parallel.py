@@ -55,8 +55,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-
-
 class BatchHandle:
     """The extractions of one batch, once its chunks are done (`result()`, input order)."""
 
