@@ -368,9 +368,6 @@ def _fix_text(f: Finding, cells: dict[str, CellView]) -> str:
     return f.message
 
 
-_BLANK_NOTE = "（空白不计为 0，请填写数字）"
-
-
 def _fix_list(views: list[FindingView], cells: dict[str, CellView]) -> list[str]:
     """What to fix, condensed: every error; all blank cells in one item; all uncertain cells in
     one item; identities that are uncheckable only because of those blanks are not repeated."""
@@ -378,9 +375,9 @@ def _fix_list(views: list[FindingView], cells: dict[str, CellView]) -> list[str]
     blanks = [v for v in views if v.kind == "blank"]
     blank_cells = {k for v in blanks for k in v.cells}
     if blanks:
-        parts = [v.message.removesuffix(_BLANK_NOTE) for v in blanks]
         out.append("填写空白单元格（没有发生的事项填 0；空白不计为 0，含空白的等式无法核对）："
-                   + "；".join(parts) + "。")
+                   + "；".join(_blank_groups([cells[k] for k in sorted(blank_cells, key=_order)
+                                              if k in cells])) + "。")
     uncertain = [c for c in cells.values() if c.status == Status.UNCERTAIN and c.findings]
     if uncertain:
         out.append("确认下列识别不清的数字，必要时重新发布清晰的版本："
@@ -396,6 +393,44 @@ def _fix_list(views: list[FindingView], cells: dict[str, CellView]) -> list[str]
                 continue
         out.append(v.fix)
     return _dedupe(out)
+
+
+def _order(key: str) -> int:
+    idx = spec.cell_index()
+    return list(idx).index(key) if key in idx else len(idx)
+
+
+def _short_row(label: str) -> str:
+    try:
+        from tasks.validate import short_row_label
+        return short_row_label(label)
+    except Exception:   # noqa: BLE001 - a label is still a label
+        return label
+
+
+def _blank_groups(blank: list[CellView]) -> list[str]:
+    """Blank cells per table, rows with the same blank columns together:
+    "表三 本年新收、上年结转等 25 行：自然人、商业企业、…、其他 为空白"."""
+    by_table: dict[str, dict[str, list[CellView]]] = {}
+    for c in blank:
+        by_table.setdefault(c.table, {}).setdefault(c.key.rsplit(".", 1)[0], []).append(c)
+    out = []
+    for table, rows in by_table.items():
+        if table == "appeals":
+            names = [c.col_label.replace(" ", "") for cs in rows.values() for c in cs]
+            out.append(f"{TABLE_SHORT[table]}：{'、'.join(names)} 为空白")
+            continue
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for cs in rows.values():
+            cols = tuple(c.col_label.split()[-1] for c in cs)
+            groups.setdefault(cols, []).append(_short_row(cs[0].row_label))
+        for cols, row_names in groups.items():
+            if len(row_names) > 6:
+                rows_text = f"{'、'.join(row_names[:3])}等 {len(row_names)} 行"
+            else:
+                rows_text = "、".join(row_names)
+            out.append(f"{TABLE_SHORT[table]} {rows_text}：{'、'.join(cols)} 为空白")
+    return out
 
 
 def rule_explanation_short(rule: str) -> str:

@@ -199,7 +199,8 @@ def test_fix_list_names_what_to_correct(batch):
     v = view_of(batch, "planted")
     assert any(PLANTED_MSG in f for f in v.fixes)
     v = view_of(batch, "blank")
-    assert any("上年结转" in f and "空白" in f for f in v.fixes)
+    assert [f for f in v.fixes if "空白" in f] == [
+        "填写空白单元格（没有发生的事项填 0；空白不计为 0，含空白的等式无法核对）：表三 上年结转：总计 为空白。"]
     v = view_of(batch, "noagency")
     assert any("机关全称" in f for f in v.fixes)
 
@@ -423,3 +424,21 @@ def test_rendering_on_a_process_pool_gives_the_same_files(batch, tmp_path):
     assert [Path(r.html).name for r in par.reports] == [Path(r.html).name for r in seq.reports]
     for a, b in zip(seq.reports, par.reports):
         assert Path(a.html).read_text(encoding="utf-8") == Path(b.html).read_text(encoding="utf-8")
+
+
+def test_blank_cells_are_grouped_in_the_fix_list(batch):
+    r = copy.deepcopy(batch[3]["pass"])              # an agency that filled only 总计
+    findings = []
+    for row in spec.REQUEST_ROWS:
+        keys = [spec.key("requests", row, c) for c in spec.APPLICANT_COLUMNS]
+        for k in keys:
+            r.cells[k].value, r.cells[k].status = None, Status.BLANK
+        findings.append(Finding("cells.blank", "warning", "blank", keys, None, None, f"{row} 空白"))
+    r.cells["appeals.cases.review_total"].value = None
+    r.cells["appeals.cases.review_total"].status = Status.BLANK
+    findings.append(Finding("cells.blank", "warning", "blank", ["appeals.cases.review_total"],
+                            None, None, "表四 空白"))
+    v = build_view(r, findings)
+    assert v.fixes == ["填写空白单元格（没有发生的事项填 0；空白不计为 0，含空白的等式无法核对）："
+                       "表三 本年新收、上年结转、予以公开等 25 行：自然人、商业企业、科研机构、社会公益组织、"
+                       "法律服务机构、其他 为空白；表四：行政复议总计 为空白。"]
