@@ -50,11 +50,14 @@ class OutputError(OSError):
         return self.strerror or super().__str__()
 
 
-def describe_os_error(e: OSError, path: str | Path | None = None) -> str:
-    """'无法写入 <path>：磁盘空间不足' — a Chinese sentence for an OSError while writing."""
+def describe_os_error(e: OSError, path: str | Path | None = None, verb: str = "写入") -> str:
+    """'无法写入 <path>：磁盘空间不足' — a Chinese sentence for an OSError (`verb`: 写入,
+    访问 …)."""
     target = path if path is not None else (e.filename or "")
     reason = _REASONS.get(e.errno or -1) or (e.strerror or type(e).__name__)
-    return f"无法写入{(' ' + str(target)) if target else ''}：{reason}"
+    if e.errno == errno.ENOENT and verb != "写入":
+        reason = "文件或文件夹不存在"
+    return f"无法{verb}{(' ' + str(target)) if target else ''}：{reason}"
 
 
 def _temp_in(folder: Path, name: str) -> tuple[int, Path]:

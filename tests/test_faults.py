@@ -299,11 +299,7 @@ from tasks.atomic import OutputError
 from tasks import atomic
 kind, out = sys.argv[1], sys.argv[2]
 try:
-    if kind == "bytes":
-        atomic.write_bytes(out + "/big.bin", b"x" * 1024 * 1024)
-    else:
-        from tasks.rollup_workbook import write_rollup_workbook
-        write_rollup_workbook(sys.argv[3], out + "/rollup.xlsx", year=2024)
+    atomic.write_bytes(out + "/big.bin", b"x" * 1024 * 1024)
 except OutputError as e:
     print("OUTPUT-ERROR", e.errno, e)
     sys.exit(1)
@@ -339,11 +335,41 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-def test_full_disk_gives_a_clear_error_and_no_partial_file(tiny_disk):
-    from tasks.atomic import OutputError, write_bytes
+def test_full_disk_gives_a_clear_error_and_no_partial_file(tiny_disk, corpus, monkeypatch,
+                                                          capsys):
+    """`nianbao dashboard` (a 4 MB page: plotly.js inlined) onto a 1 MB disk: exit 1 with a
+    sentence, no file; the workbook, which fits, is written whole."""
+    import flows.cli as cli
 
-    write_bytes(tiny_disk / "small.bin", b"1" * 1000)
-    with pytest.raises(OutputError) as e:
-        write_bytes(tiny_disk / "big.bin", b"2" * 4 * 1024 * 1024)
-    assert "磁盘空间不足" in str(e.value)
-    assert sorted(x.name for x in tiny_disk.iterdir()) == ["small.bin"]
+    (tiny_disk / "keep.txt").write_text("old")
+    monkeypatch.setattr(sys, "argv", ["nianbao", "dashboard", "-w", str(corpus["wh"]),
+                                      "-o", str(tiny_disk / "dashboard.html")])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    err = capsys.readouterr().err.replace("\n", "")      # Rich wraps long lines
+    assert e.value.code == 1 and "磁盘空间不足" in err and "dashboard.html" in err, err
+    assert sorted(x.name for x in tiny_disk.iterdir()) == ["keep.txt"]
+
+    monkeypatch.setattr(sys, "argv", ["nianbao", "rollup", "-w", str(corpus["wh"]),
+                                      "-o", str(tiny_disk / "rollup.xlsx")])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 0, capsys.readouterr().err
+    from openpyxl import load_workbook
+
+    assert load_workbook(tiny_disk / "rollup.xlsx").sheetnames
+    assert sorted(x.name for x in tiny_disk.iterdir()) == ["keep.txt", "rollup.xlsx"]
+
+
+def test_unwritable_output_path_gives_a_clear_error(tmp_path, corpus, monkeypatch, capsys):
+    import flows.cli as cli
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setattr(sys, "argv", ["nianbao", "rollup", "-w", str(corpus["wh"]),
+                                      "-o", str(blocker / "rollup.xlsx")])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and "无法" in err and "Traceback" not in err, err
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["not-a-folder"]
