@@ -14,6 +14,7 @@ from flows import settings  # noqa: F401  (must precede prefect/GX imports)
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="nianbao",
@@ -55,8 +56,22 @@ def run(
         help="Two-digit province code prefix used to disambiguate region names, e.g. 43.",
         envvar="NIANBAO_PROVINCE")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, envvar="NIANBAO_LOCK_WAIT",
+        help="Seconds to wait for another run on the same warehouse to finish (default: refuse at once).")] = 0.0,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, envvar="NIANBAO_WORKERS",
+        help="Extraction processes (default: one per core; 1: no process pool).")] = None,
+    dask_address: Annotated[Optional[str], typer.Option(
+        "--dask-address", envvar="NIANBAO_DASK_ADDRESS",
+        help="Extract on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes.")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Re-extract and re-validate every file, not only new or changed ones.")] = False,
 ):
-    """Run the whole pipeline (a Prefect flow): ingest, extract, validate, load, roll up."""
+    """Run the whole pipeline (a Prefect flow): ingest, extract, validate, load, roll up.
+
+    One run at a time per warehouse (a lock file beside it): a second run waits --wait seconds,
+    then stops with a message."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows.pipeline import run_pipeline
@@ -69,7 +84,9 @@ def run(
             bar.update(tid, completed=done, total=total)
 
         summary = run_pipeline([str(i) for i in inputs], str(warehouse),
-                               str(manifest) if manifest else None, province, progress=progress)
+                               str(manifest) if manifest else None, province, progress=progress,
+                               lock_timeout=wait, workers=workers, dask_address=dask_address,
+                               full=full)
     if json_out:
         out.print_json(json.dumps(summary.__dict__, ensure_ascii=False, default=str))
         return
@@ -94,13 +111,14 @@ def _print_summary(s) -> None:
         t.add_column("文件", overflow="fold")
         t.add_column("原因", overflow="fold")
         for path, code, msg in s.error_files[:20]:
-            t.add_row(path, f"{msg} [dim]({code})[/]")
+            t.add_row(escape(path), f"{escape(msg)} [dim]({escape(code)})[/]")
         if len(s.error_files) > 20:
             t.add_row("…", f"另有 {len(s.error_files) - 20} 个")
         out.print(t)
     timings = "  ".join(f"{k} {v:.1f}s" for k, v in s.timings.items())
     out.print(f"[dim]耗时：{timings}[/]")
-    out.print(f"数据仓库：[bold]{s.warehouse}[/]  （查询：nianbao sql \"SELECT * FROM mart_rollup_province\" -w {s.warehouse}）")
+    wh = escape(str(s.warehouse))
+    out.print(f"数据仓库：[bold]{wh}[/]  （查询：nianbao sql \"SELECT * FROM mart_rollup_province\" -w {wh}）")
 
 
 # --------------------------------------------------------------------------------- extract
@@ -121,7 +139,7 @@ def extract(
     man = load_manifest(manifest) if manifest else None
     found = discover(files)
     for m in found.missing:
-        console.print(f"[red]找不到：{m}[/]")
+        console.print(f"[red]找不到：{escape(str(m))}[/]")
     for p in found.files:
         ex = extract_file(p, manifest=man, province_hint=province)
         obj = _extraction_json(ex, detail)
@@ -143,15 +161,16 @@ def _extraction_json(ex, detail: bool = False) -> dict:
 
 def _print_extraction(obj: dict) -> None:
     if "error" in obj:
-        out.print(f"[red]✗[/] {obj['file']}: {obj['error']['message']} [dim]({obj['error']['code']})[/]")
+        out.print(f"[red]✗[/] {escape(obj['file'])}: {escape(obj['error']['message'] or '')}"
+                  f" [dim]({escape(obj['error']['code'] or '')})[/]")
         return
     cells = obj["cells"]
     blank = sum(1 for v in cells.values() if v is None)
-    out.print(f"[green]✓[/] {obj['file']}: {obj['agency'] or '（机关未知）'} {obj['year'] or '（年度未知）'}"
+    out.print(f"[green]✓[/] {escape(obj['file'])}: {escape(obj['agency'] or '（机关未知）')} {obj['year'] or '（年度未知）'}"
               f" 区划 {obj['region_code'] or '未知'}  {obj['format']}/{obj['format_version']}"
               f"  空白 {blank}  提示 {len(obj['warnings'])}")
     for w in obj["warnings"]:
-        out.print(f"    [yellow]![/] {w['message']} [dim]({w['code']})[/]")
+        out.print(f"    [yellow]![/] {escape(w['message'])} [dim]({escape(w['code'])})[/]")
 
 
 # ----------------------------------------------------------------------------------- check
@@ -189,7 +208,7 @@ def check(
         else:
             _print_check(obj)
     for m in found.missing:
-        console.print(f"[red]找不到：{m}[/]")
+        console.print(f"[red]找不到：{escape(str(m))}[/]")
 
 
 def _print_check(obj: dict) -> None:
@@ -198,11 +217,11 @@ def _print_check(obj: dict) -> None:
         return
     errs = [f for f in obj["findings"] if f["severity"] == "error"]
     mark = "[red]✗[/]" if errs else "[green]✓[/]"
-    out.print(f"{mark} {obj['file']}: {obj['agency'] or '（机关未知）'} {obj['year'] or ''}"
+    out.print(f"{mark} {escape(obj['file'])}: {escape(obj['agency'] or '（机关未知）')} {obj['year'] or ''}"
               f"  错误 {len(errs)}  警告 {len(obj['findings']) - len(errs)}")
     for f in obj["findings"]:
         color = "red" if f["severity"] == "error" else "yellow"
-        out.print(f"    [{color}]{f['rule']}[/] {f['message']}")
+        out.print(f"    [{color}]{f['rule']}[/] {escape(f['message'])}")
 
 
 # ------------------------------------------------------------------------------------- sql
@@ -219,12 +238,12 @@ def sql(
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
     if not warehouse.exists():
-        console.print(f"[red]数据仓库不存在：{warehouse}[/]")
+        console.print(f"[red]数据仓库不存在：{escape(str(warehouse))}[/]")
         raise typer.Exit(2)
     try:
         cols, rows = run_query(warehouse, query)
     except QueryError as e:
-        console.print(f"[red]{e}[/]")
+        console.print(f"[red]{escape(str(e))}[/]")
         raise typer.Exit(1)
     if fmt == "json":
         for r in rows:
@@ -238,9 +257,9 @@ def sql(
     else:
         from rich.table import Table
 
-        t = Table(*cols)
+        t = Table(*(escape(str(c)) for c in cols))
         for r in rows[:limit]:
-            t.add_row(*("" if v is None else str(v) for v in r))
+            t.add_row(*("" if v is None else escape(str(v)) for v in r))
         out.print(t)
         if len(rows) > limit:
             out.print(f"[dim]（共 {len(rows)} 行，仅显示前 {limit} 行；用 --format csv 导出全部）[/]")
@@ -267,7 +286,7 @@ def synth(
 
 
 # Command groups owned by other modules register themselves on `app` when imported.
-COMMAND_MODULES: tuple[str, ...] = ("flows.cli_report", "flows.cli_rollup")
+COMMAND_MODULES: tuple[str, ...] = ("flows.cli_report", "flows.cli_rollup", "flows.cli_ops")
 
 
 def _register() -> None:
@@ -278,8 +297,23 @@ def _register() -> None:
 
 
 def main() -> None:
+    from tasks.atomic import OutputError
+    from tasks.runlock import RunLockError
+
     _register()
-    app()
+    try:
+        app()
+    except RunLockError as e:       # another run holds the warehouse (tasks/runlock.py)
+        console.print(f"[red]{escape(str(e))}[/]")
+        sys.exit(3)
+    except OutputError as e:        # disk full, folder not writable … (tasks/atomic.py)
+        console.print(f"[red]{escape(str(e))}[/]")
+        sys.exit(1)
+    except OSError as e:            # any other file-system failure: a sentence, no traceback
+        from tasks.atomic import describe_os_error
+
+        console.print(f"[red]{escape(describe_os_error(e, verb='访问'))}[/]")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
