@@ -410,8 +410,9 @@ def _deliver_one(con, r: ReportFiles, idx: RosterLookup, done, settings,
     first = prev["first_attempt_at"] if prev is not None else _utcnow()
     try:
         msg = build_message(r, entry.email, settings, office=office)
-    except InvalidAddress as e:
-        o.error, o.attempts = str(e), 1
+    except (InvalidAddress, OSError) as e:      # a bad address; an attachment gone from disk
+        o.error, o.attempts = (str(e) if isinstance(e, InvalidAddress)
+                               else f"无法读取附件：{e}"), 1
         o.recipient = clean_text(entry.email)
         if outbox is None and con is not None:
             _record(con, o, first, _utcnow())

@@ -214,6 +214,16 @@ def test_header_injection_is_refused_or_sanitised(smtp, reports, con):
     assert len(m.get_all("Bcc") or []) == 0
 
 
+def test_a_missing_attachment_fails_that_message_only(smtp, reports, con, tmp_path):
+    server, settings = smtp
+    gone = tmp_path / "gone.xlsx"
+    broken = [replace(r, xlsx=str(gone)) if r.agency == "湘潭县数据局" else r for r in reports]
+    res = deliver(con, broken, ROSTER, settings, sleep=no_sleep())
+    assert res.counts == {"sent": 2, "failed": 1}
+    assert "无法读取附件" in res.by_status("failed")[0].error
+    assert len(server.messages) == 2
+
+
 def test_dry_run_writes_eml_and_leaves_the_log(reports, con, tmp_path):
     settings = SmtpSettings(sender=SENDER)                  # no host needed for a dry run
     res = deliver(con, reports, ROSTER, settings, outbox=tmp_path)
