@@ -224,6 +224,18 @@ def test_a_missing_attachment_fails_that_message_only(smtp, reports, con, tmp_pa
     assert len(server.messages) == 2
 
 
+def test_a_server_that_is_down_fails_every_message_after_retries(reports, con):
+    settings = SmtpSettings(host="127.0.0.1", port=_free_port(), tls="none", sender=SENDER,
+                            timeout=5)
+    waits: list[float] = []
+    res = deliver(con, reports, ROSTER, settings, backoff=0.5, sleep=no_sleep(waits))
+    assert res.counts == {"failed": 3}
+    assert all(o.attempts == 3 and "Connection" in o.error for o in res.outcomes)
+    assert waits == [0.5, 1.0] * 3
+    assert con.execute("SELECT count(*) FROM deliveries WHERE status = 'failed' AND attempts = 3"
+                       ).fetchone()[0] == 3
+
+
 def test_dry_run_writes_eml_and_leaves_the_log(reports, con, tmp_path):
     settings = SmtpSettings(sender=SENDER)                  # no host needed for a dry run
     res = deliver(con, reports, ROSTER, settings, outbox=tmp_path)
