@@ -324,7 +324,8 @@ def verdict_of(findings: list[Finding] | list[FindingView],
     """(verdict, reason in Chinese)."""
     errors = [f for f in findings if f.severity == "error" and f.rule not in UNCHECKABLE_RULES]
     if errors:
-        return FIX, f"发现 {len(errors)} 处错误，需要更正后重新发布。"
+        n = sum(1 for f in findings if f.severity == "error")
+        return FIX, f"发现 {n} 处错误，需要更正后重新发布。"
     missing = [t for t in spec.TABLES if t not in tables_found]
     not_checkable = [f for f in findings if f.kind == "not_checkable"]
     reasons = []
