@@ -428,3 +428,61 @@ def run_plain(inputs: list[str], warehouse: str, manifest: str | None = None,
 
 def summary_json(s: RunSummary) -> dict[str, Any]:
     return dict(s.__dict__)
+
+
+# ------------------------------------------------------------------------------ URL ingest
+def fetch_fn(urls_file: str, archive: str, warehouse: str, rate: float = 1.0,
+             allowed_networks: list[str] | tuple[str, ...] = (), max_mb: float | None = None,
+             timeout: float | None = None, lock_timeout: float = 600.0) -> dict[str, Any]:
+    """Fetch the URLs of `urls_file` into `archive` (tasks.fetch), then append the results to
+    the warehouse's fetch log (under the run lock, briefly). Returns counts per outcome, the
+    folder the pipeline should ingest and the results."""
+    from pathlib import Path
+
+    from tasks import fetch as F
+    from tasks.load import open_warehouse
+
+    s = F.FetchSettings(archive=Path(archive), rate=rate,
+                        allowed_networks=tuple(allowed_networks))
+    if max_mb:
+        s.max_bytes = int(max_mb * 1024 * 1024)
+    if timeout:
+        s.timeout = timeout
+    urls = F.read_url_list(urls_file)
+    with _runlock.run_lock(warehouse, timeout=lock_timeout):
+        con = open_warehouse(warehouse)
+        try:
+            previous = F.previous_fetches(con)
+        finally:
+            con.close()
+    results = F.fetch_urls(urls, s, previous)
+    batch_id = str(uuid.uuid4())
+    with _runlock.run_lock(warehouse, timeout=lock_timeout):
+        con = open_warehouse(warehouse)
+        try:
+            F.write_log(con, batch_id, results)
+        finally:
+            con.close()
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return {"batch_id": batch_id, "urls": len(urls), "counts": counts,
+            "files": str(Path(archive) / "files"),
+            "results": [{k: getattr(r, k) for k in ("url", "outcome", "http_status", "format",
+                                                    "file_path", "error", "parent_url")}
+                        for r in results]}
+
+
+@task(name="fetch-urls", cache_policy=NO_CACHE)
+def fetch_urls_task(urls_file: str, archive: str, warehouse: str, rate: float,
+                    allowed_networks: list[str], max_mb: float | None, timeout: float | None):
+    return fetch_fn(urls_file, archive, warehouse, rate, allowed_networks, max_mb, timeout)
+
+
+@flow(name="nianbao-fetch", log_prints=False)
+def fetch_flow(urls_file: str, archive: str, warehouse: str, rate: float = 1.0,
+               allowed_networks: list[str] | None = None, max_mb: float | None = None,
+               timeout: float | None = None) -> dict[str, Any]:
+    """Download report pages and their attachments into the archive (see tasks/fetch.py)."""
+    return fetch_urls_task(urls_file, archive, warehouse, rate, list(allowed_networks or []),
+                           max_mb, timeout)
