@@ -203,7 +203,7 @@ def test_main_takes_cli_strings(tmp_path, capsys):
     assert len(paths) == 9
     assert "已生成" in capsys.readouterr().err
     with pytest.raises(ValueError):
-        generate(tmp_path / "x", agencies=2, formats=("pdf",))
+        generate(tmp_path / "x", agencies=2, formats=("xls",))
 
 
 # --- encodings ------------------------------------------------------------------------------
