@@ -373,6 +373,10 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
         text = "".join(t for t, _ in got)
         conf = min((s for _, s in got), default=1.0)
         text, conf = _check(text, conf, glyphs.get(ci))
+        if len(got) > 1 and re.fullmatch(r"[\d.,\s]+", text):
+            # digits on two lines of one cell: a number wrapped, or two rows whose rule was
+            # lost in the scan ("3" over "5" is not 35) — never a certain value
+            conf = min(conf, SPLIT_DIGITS_CONFIDENCE)
         bbox = (round(c.x0 * k, 2), round(c.y0 * k, 2), round(c.x1 * k, 2), round(c.y1 * k, 2))
         by_table.setdefault(t_i, []).append(BoxCell(bbox=bbox, text=text, page=page_no,
                                                     confidence=round(conf, 4)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -82,4 +83,66 @@ class PdfRenderer:
         return self.docx.can_drift(drift, printing)
 
     def render(self, t: Any, doc: Any) -> bytes:
-        return docx_to_pdf(self.docx.render(t, doc))
+        data = self.docx.render(t, doc)
+        pdf = docx_to_pdf(keep_header_rows(data))
+        if "requests" in (getattr(t, "missing_tables", None) or {}):
+            return pdf
+        if missing_request_rows(pdf):
+            # LibreOffice 7.4 can drop rows when table 三 starts at the foot of a page with its
+            # 3-row header cut; a repeated header lays it out correctly
+            pdf = docx_to_pdf(keep_header_rows(data, repeat=True))
+            lost = missing_request_rows(pdf)
+            if lost:
+                raise ConversionError(f"LibreOffice lost rows of table 三: {lost}")
+        return pdf
+
+
+def keep_header_rows(docx: bytes, repeat: bool = False) -> bytes:
+    """The 3 header rows of table 三 kept with the first data row ("keep with next", as Word
+    users do), or repeated on every page (`repeat`)."""
+    import io
+
+    import docx as python_docx
+    from docx.oxml import OxmlElement
+
+    d = python_docx.Document(io.BytesIO(docx))
+    tables = [t for t in d.tables if "申请人情况" in "".join(c.text for c in t.rows[0].cells)]
+    for t in tables:
+        for row in t.rows[:3]:
+            if repeat:
+                row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+            for cell in row.cells:
+                for p in cell.paragraphs:
+                    p.paragraph_format.keep_with_next = True
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def missing_request_rows(pdf: bytes) -> list[str]:
+    """Row keys of table 三 whose label is nowhere in the PDF's text (checked on the first six
+    characters of each label, which sit on the label's first printed line)."""
+    import pypdfium2 as pdfium
+
+    from tasks import spec
+    from tasks.labels import normalize
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        text = ""
+        for i in range(len(doc)):
+            tp = doc[i].get_textpage()
+            # lines joined and digits dropped: a label wrapped over lines, or with a row's
+            # numbers printed between its lines, reads as one
+            text += re.sub(r"\d", "", "".join(normalize(ln) for ln in tp.get_text_range().splitlines()))
+            tp.close()
+    finally:
+        doc.close()
+    missing = []
+    for key, cores in spec.labels()["rows"].items():
+        if not key.startswith("requests.") or key == "requests.other":
+            continue
+        heads = [normalize(c)[:6] for c in cores if len(normalize(c)) >= 4]
+        if heads and not any(h in text for h in heads):
+            missing.append(key)
+    return missing

@@ -203,3 +203,37 @@ def test_table_pasted_as_a_picture_into_a_text_page(tmp_path):
     keys = [k for k in spec.KEYS_2021 if k.startswith("appeals.")]
     s = _score(r, truth, keys)
     assert s["wrong"] == [] and s["correct"] >= 14
+
+
+def _drawn_table(lost_rule: bool) -> np.ndarray:
+    """Labels and numbers drawn with a CJK font into a ruled 3×3 table at 200 dpi; with
+    `lost_rule` the rule between the two data rows is missing in the number column."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 30)
+    img = Image.new("L", (1000, 420), 255)
+    d = ImageDraw.Draw(img)
+    xs, ys = [60, 560, 760, 940], [60, 160, 260, 360]
+    for y in ys:
+        d.line([(xs[0], y), (xs[-1], y)], fill=0, width=3)
+    for x in xs:
+        d.line([(x, ys[0]), (x, ys[-1])], fill=0, width=3)
+    if lost_rule:
+        d.line([(xs[1] + 3, ys[2]), (xs[2] - 2, ys[2])], fill=255, width=5)
+    for (x, y, t) in [(80, 90, "信息内容"), (580, 90, "件数"), (780, 90, "总计"),
+                      (80, 190, "行政处罚"), (580, 190, "3"), (780, 190, "20"),
+                      (80, 290, "行政强制"), (580, 290, "5"), (780, 290, "7")]:
+        d.text((x, y), t, fill=0, font=font)
+    return np.array(img)
+
+
+def test_drawn_table_cells_and_a_lost_rule():
+    parts = ocr.read_tables(_drawn_table(lost_rule=False), 200, 1)
+    assert len(parts) == 1
+    texts = {c.text: c for c in parts[0].cells}
+    assert {"信息内容", "件数", "总计", "行政处罚", "3", "20", "行政强制", "5", "7"} <= set(texts)
+    assert all(texts[t].confidence >= UNCERTAIN_BELOW for t in ("3", "20", "5", "7"))
+    # the rule between 3 and 5 lost in the scan: one cell shows two lines, never a certain 35
+    parts = ocr.read_tables(_drawn_table(lost_rule=True), 200, 1)
+    merged = [c for c in parts[0].cells if c.text.replace(" ", "") in ("35", "3", "5")]
+    assert len(merged) == 1 and merged[0].confidence < UNCERTAIN_BELOW

@@ -367,3 +367,21 @@ def test_picture_of_a_table_in_a_text_page_is_flagged_for_ocr(tmp_path):
 
     pages = scan_pages(pypdfium2.PdfDocument(table_picture_pdf(tmp_path)))
     assert pages[0].big_image and not pages[0].needs_ocr and pages[0].usable > 20
+
+
+def test_synth_pdf_renderer_round_trip(tmp_path):
+    """generate(formats=["pdf"]): DOCX printed by LibreOffice, read back cell for cell."""
+    from tasks.synth import generate
+    from tasks.synth.render_pdf import missing_request_rows
+
+    paths = generate(tmp_path, agencies=2, years=(2024,), seed=11, formats=["pdf"],
+                     defect_rate=0.0)
+    assert len(paths) == 2
+    for p in paths:
+        data = p.read_bytes()
+        assert data.startswith(b"%PDF") and missing_request_rows(data) == []
+        t = json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))
+        ex = extract_file(p)
+        assert ex.report.format == "pdf"
+        truth = {k: (v if t["status"][k] == "read" else None) for k, v in t["cells"].items()}
+        assert_cells(ex.report, truth)
