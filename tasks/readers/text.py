@@ -108,5 +108,8 @@ def _is_cell_per_line_grid(rows: list[list[GridCell]]) -> bool:
     return all(len({c.line for c in r}) == len(r) for r in rows)
 
 
+_SEPARATOR_CHARS = frozenset("-—_=*·. ")
+
+
 def _is_separator(s: str) -> bool:
-    return set(s) <= set("-—_=*·. ")
+    return _SEPARATOR_CHARS.issuperset(s)
