@@ -99,6 +99,9 @@ def _print_summary(s) -> None:
     out.print(f"[bold]文件[/] {s.files}  [bold]报告[/] {s.reports}  [bold]无法读取[/] {s.errors}"
               f"  [bold]有错误的报告[/] {s.reports_with_errors}"
               + (f"  [dim]跳过非报告文件 {s.skipped}[/]" if s.skipped else ""))
+    if hasattr(s, "extracted"):     # incremental run (flows/pipeline.py)
+        out.print(f"[dim]本次提取 {s.extracted}  重新核对 {s.revalidated}  未变化 {s.unchanged}"
+                  f"  撤回 {len(s.withdrawn)}[/]")
     if s.findings_by_rule:
         t = Table(title="发现的问题（按规则）", title_justify="left")
         t.add_column("规则")

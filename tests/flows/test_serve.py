@@ -24,7 +24,7 @@ def write_settings(tmp: Path) -> Path:
     for p in sorted(SEEDS.glob("*.txt"))[:3]:
         shutil.copy(p, src / p.name)
     settings = tmp / "serve.toml"
-    settings.write_text(f"""
+    settings.write_text("""
 [pipeline]
 inputs = ["reports"]
 warehouse = "out/nianbao.duckdb"
