@@ -464,5 +464,13 @@ def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = N
     crops = [line_crop(gray, y0, y1, x0, x1) for y0, y1, x0, x1 in flat]
     out = eng._load_rec_model()(TextRecInput(img=crops))
     txt_of = dict(zip(map(id, flat), out.txts))
-    lines = ["".join(txt_of[id(it)] for it in g).strip() for g in groups]
-    return [ln for ln in lines if ln]
+    from tasks.readers.pdf import join_wrapped
+
+    lines = []
+    for g in groups:
+        text = "".join(txt_of[id(it)] for it in g).strip()
+        if text:
+            heights = sorted(it[1] - it[0] for it in g)
+            lines.append((min(it[2] for it in g), max(it[3] for it in g),
+                          float(heights[len(heights) // 2]), text))
+    return join_wrapped(lines)

@@ -47,6 +47,7 @@ _PAGE_NUMBER = re.compile(
     r"^[\s\-－—–_·•~]*(?:第\s*)?[0-9一二三四五六七八九十]{1,4}\s*(?:页)?"
     r"(?:\s*(?:[/／]|共)\s*[0-9]{1,4}\s*页?)?[\s\-－—–_·•~]*$")
 _SECTION_TITLE = re.compile(r"^\s*[一二三四五六七八九十]{1,3}\s*[、.．]")
+_SUBSECTION = re.compile(r"^\s*[（(][一二三四五六七八九十]+[）)]")
 
 
 @dataclass
@@ -264,6 +265,13 @@ def geometric_lines(tp) -> list[str]:
         text = "".join(x[4] for x in row).strip()
         lines.append((min(x[0] for x in row), max(x[2] for x in row),
                       max(x[3] for x in row) - min(x[1] for x in row), text))
+    return join_wrapped(lines)
+
+
+def join_wrapped(lines: list[tuple[float, float, float, str]]) -> list[str]:
+    """Lines (x0, x1, height, text), top to bottom → text lines with paragraphs joined: a line
+    that runs to the right edge of the text block continues in the next line of the same size,
+    unless that one starts a section (一、 / （一）)."""
     body = [ln for ln in lines if not is_page_number(ln[3])]
     if not body:
         return []
@@ -277,7 +285,7 @@ def geometric_lines(tp) -> list[str]:
             continue
         if prev is not None and prev[1] >= right_edge - 1.5 * prev[2] \
                 and abs(prev[2] - ln[2]) <= 0.25 * max(prev[2], ln[2]) \
-                and not _SECTION_TITLE.match(ln[3]) and not re.match(r"^[（(][一二三四五六七八九十]+[）)]", ln[3]):
+                and not _SECTION_TITLE.match(ln[3]) and not _SUBSECTION.match(ln[3]):
             out[-1] = out[-1] + ln[3]
         else:
             out.append(ln[3])

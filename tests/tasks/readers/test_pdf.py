@@ -385,3 +385,27 @@ def test_synth_pdf_renderer_round_trip(tmp_path):
         assert ex.report.format == "pdf"
         truth = {k: (v if t["status"][k] == "read" else None) for k, v in t["cells"].items()}
         assert_cells(ex.report, truth)
+
+
+def test_join_wrapped_lines():
+    from tasks.readers.pdf import join_wrapped
+
+    lines = [  # (x0, x1, height, text) as OCR or pdfium give them, top to bottom
+        (90, 560, 22, "雨花区城市管理和综合执法局2024年政府信息公开工作"),
+        (250, 400, 22, "年度报告"),
+        (60, 561, 14, "根据《中华人民共和国政府信息公开条例》规定编制本报告。本报告所列数据"),
+        (60, 300, 14, "的统计期限为2024年1月1日至2024年12月31日。"),
+        (60, 200, 14, "一、总体情况"),
+        (60, 560, 14, "2024年，我局认真贯彻执行《条例》，围绕中心工作，积极践行公开为常态"),
+        (60, 200, 14, "（一）主动公开情况"),
+        (280, 320, 12, "- 1 -"),
+    ]
+    assert join_wrapped(lines) == [
+        "雨花区城市管理和综合执法局2024年政府信息公开工作年度报告",
+        "根据《中华人民共和国政府信息公开条例》规定编制本报告。本报告所列数据"
+        "的统计期限为2024年1月1日至2024年12月31日。",
+        "一、总体情况",
+        "2024年，我局认真贯彻执行《条例》，围绕中心工作，积极践行公开为常态",
+        "（一）主动公开情况",
+        "- 1 -",
+    ]
