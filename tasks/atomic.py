@@ -85,15 +85,22 @@ def _commit(tmp: Path, path: Path, mode: int | None) -> None:
     _fsync_dir(path.parent)
 
 
+def _read_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()     # read once: os.umask() can only be read by setting it (not thread-safe)
+
+
 def _final_mode(path: Path) -> int:
     """Keep an existing file's permissions; new files get the usual 0o666 & ~umask
     (mkstemp creates 0o600)."""
     try:
         return path.stat().st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_UMASK
 
 
 def _raise(e: OSError, path: Path) -> None:

@@ -289,6 +289,13 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     with atomic_write(p) as f:
         f.write(b"v2")
     assert p.read_bytes() == b"v2" and len(list(p.parent.iterdir())) == 1
+    # permissions: a new file gets the umask's (not mkstemp's 0600), a rewrite keeps the old
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+    p.chmod(0o640)
+    write_text(p, "v3")
+    assert p.stat().st_mode & 0o777 == 0o640 and p.read_text() == "v3"
 
 
 _FSIZE_CHILD = r"""
