@@ -24,7 +24,6 @@ import random
 import sys
 import zipfile
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +32,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tasks import spec  # noqa: E402
-from tasks.synth import defects as _defects  # noqa: E402
 from tasks.synth import document as _document  # noqa: E402
 from tasks.synth.agencies import Agency, build_roster  # noqa: E402
 from tasks.synth.generate import build_truth  # noqa: E402

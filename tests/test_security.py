@@ -9,7 +9,6 @@ import ast
 import csv
 import io
 import json
-import os
 import shutil
 import socket
 import zipfile
