@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from flows.cli import DEFAULT_WAREHOUSE, WarehouseOpt, app, console, out
 
@@ -127,7 +128,8 @@ def notify(
                   or "没有需要发送的报告")
         for o in s.outcomes:
             if o["状态"] in ("failed", "no_recipient"):
-                out.print(f"  [red]✗[/] {o['机关']} {o['收件人']}: {o['错误']}")
+                out.print(f"  [red]✗[/] {escape(str(o['机关']))} {escape(str(o['收件人']))}: "
+                          f"{escape(str(o['错误']))}")
         if s.outbox:
             out.print(f"发件箱：{s.outbox}")
     if any(o["状态"] == "failed" for o in s.outcomes):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from flows.cli import DEFAULT_WAREHOUSE, WarehouseOpt, app, console, out
 
@@ -21,7 +22,7 @@ def _open(warehouse: Path, write: bool = False):
     from tasks.load import open_warehouse
 
     if not warehouse.exists():
-        console.print(f"[red]数据仓库不存在：{warehouse}[/]（先运行 nianbao run）")
+        console.print(f"[red]数据仓库不存在：{escape(str(warehouse))}[/]（先运行 nianbao run）")
         raise typer.Exit(2)
     # a writable open applies new schema files and refreshes the views
     return open_warehouse(warehouse, read_only=not write)
@@ -59,12 +60,12 @@ def rollup(
         path, sheets = write_workbook(con, output, year=year, level=level, region=region,
                                       failing=failing, blanks=blanks)
     except ValueError as e:
-        console.print(f"[red]{e}[/]")
+        console.print(f"[red]{escape(str(e))}[/]")
         raise typer.Exit(1)
     finally:
         con.close()
     first = sheets[0]
-    out.print(f"已写入 [bold]{path}[/]：{first.year}年，{len(sheets)} 个工作表"
+    out.print(f"已写入 [bold]{escape(str(path))}[/]：{first.year}年，{len(sheets)} 个工作表"
               f"（{first.short_name} 纳入 {first.included} 份报告）")
 
 
@@ -86,11 +87,11 @@ def dashboard(
     try:
         path, d = write_dashboard(con, output, year=year, include_errors=failing == "include")
     except ValueError as e:
-        console.print(f"[red]{e}[/]")
+        console.print(f"[red]{escape(str(e))}[/]")
         raise typer.Exit(1)
     finally:
         con.close()
-    out.print(f"已写入 [bold]{path}[/]：{d.province}{d.year}年，报告 {d.reports} 份，"
+    out.print(f"已写入 [bold]{escape(str(path))}[/]：{d.province}{d.year}年，报告 {d.reports} 份，"
               f"未报送 {len(d.missing)} 个机关，名单外报告 {len(d.unmatched)} 份")
 
 
@@ -113,7 +114,7 @@ def roster_load(
 
     for p in (roster_csv, aliases):
         if p is not None and not p.exists():
-            console.print(f"[red]文件不存在：{p}[/]")
+            console.print(f"[red]文件不存在：{escape(str(p))}[/]")
             raise typer.Exit(2)
     con = _open(warehouse, write=True)
     try:
@@ -122,7 +123,7 @@ def roster_load(
         matched = con.execute("SELECT rule, count(*) FROM report_agency r JOIN raw_reports "
                               "USING (sha256) WHERE is_current GROUP BY rule ORDER BY rule").fetchall()
     except ValueError as e:
-        console.print(f"[red]{e}[/]")
+        console.print(f"[red]{escape(str(e))}[/]")
         raise typer.Exit(1)
     finally:
         con.close()
@@ -160,10 +161,10 @@ def roster_status(
         if miss.height:
             t = Table("未报送的机关", "地区", "电子邮箱", title_justify="left")
             for r in miss.iter_rows(named=True):
-                t.add_row(r["agency"], r["region_name"] or "", r["email"] or "")
+                t.add_row(escape(r["agency"]), escape(r["region_name"] or ""), escape(r["email"] or ""))
             out.print(t)
     if un.height:
         t = Table("名单外的报告（机关名称）", "文件", title_justify="left")
         for r in un.iter_rows(named=True):
-            t.add_row(r["agency"] or "（未识别）", r["file"])
+            t.add_row(escape(r["agency"] or "（未识别）"), escape(r["file"]))
         out.print(t)
