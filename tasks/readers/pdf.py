@@ -212,15 +212,39 @@ def scan_pages(pdf) -> list[PageInfo]:
     return pages
 
 
+def _objects(page, kind: int, limit: int = 5000):
+    """(left, bottom, right, top) of the page objects of one kind, forms included, through
+    pdfium's C API (the Python wrappers cost ~20 µs an object)."""
+    import ctypes
+
+    import pypdfium2.raw as pr
+
+    l, b, r, t = (ctypes.c_float() for _ in range(4))
+    seen = 0
+
+    def walk(count, get, depth):
+        nonlocal seen
+        for i in range(count):
+            seen += 1
+            if seen > limit:
+                return
+            obj = get(i)
+            typ = pr.FPDFPageObj_GetType(obj)
+            if typ == kind:
+                if pr.FPDFPageObj_GetBounds(obj, ctypes.byref(l), ctypes.byref(b),
+                                            ctypes.byref(r), ctypes.byref(t)):
+                    yield (l.value, b.value, r.value, t.value)
+            elif typ == pr.FPDF_PAGEOBJ_FORM and depth < 3:
+                yield from walk(pr.FPDFFormObj_CountObjects(obj),
+                                lambda j, o=obj: pr.FPDFFormObj_GetObject(o, j), depth + 1)
+
+    raw = page.raw
+    yield from walk(pr.FPDFPage_CountObjects(raw), lambda i: pr.FPDFPage_GetObject(raw, i), 0)
+
+
 def _paths_near_top(page, kind: int, height: float, share: float = 0.3) -> bool:
     """Some ruling drawn in the top `share` of the page body (a table continuing there)."""
-    for n, obj in enumerate(page.get_objects(filter=[kind], max_depth=3)):
-        if n > 400:
-            break
-        try:
-            left, bottom, right, top = obj.get_bounds()
-        except Exception:   # noqa: BLE001
-            continue
+    for left, bottom, right, top in _objects(page, kind):
         if top >= height * (1 - share) and (right - left > 15 or top - bottom > 15):
             return True
     return False
@@ -228,13 +252,18 @@ def _paths_near_top(page, kind: int, height: float, share: float = 0.3) -> bool:
 
 def _largest_image_share(page, kind: int, area: float) -> float:
     best = 0.0
-    for obj in page.get_objects(filter=[kind], max_depth=3):
-        try:
-            left, bottom, right, top = obj.get_bounds()
-        except Exception:   # noqa: BLE001
-            continue
+    for left, bottom, right, top in _objects(page, kind):
         best = max(best, abs(right - left) * abs(top - bottom) / max(area, 1.0))
     return best
+
+
+def _count_objects(page, kind: int, enough: int) -> int:
+    n = 0
+    for _ in _objects(page, kind):
+        n += 1
+        if n >= enough:
+            break
+    return n
 
 
 def geometric_lines(tp) -> list[str]:
@@ -250,15 +279,18 @@ def geometric_lines(tp) -> list[str]:
     if not segs:
         return []
     rows: list[list[tuple]] = []
+    spans: list[list[float]] = []          # [bottom, top] of each row so far
     for seg in sorted(segs, key=lambda x: -x[3]):
-        for row in rows:
-            rb, rt = min(x[1] for x in row), max(x[3] for x in row)
+        for k in range(len(rows) - 1, max(len(rows) - 4, -1), -1):   # the rows just above
+            rb, rt = spans[k]
             overlap = min(rt, seg[3]) - max(rb, seg[1])
             if overlap >= 0.5 * min(rt - rb, seg[3] - seg[1]):
-                row.append(seg)
+                rows[k].append(seg)
+                spans[k] = [min(rb, seg[1]), max(rt, seg[3])]
                 break
         else:
             rows.append([seg])
+            spans.append([seg[1], seg[3]])
     lines = []
     for row in rows:
         row.sort(key=lambda x: x[0])
@@ -291,15 +323,6 @@ def join_wrapped(lines: list[tuple[float, float, float, str]]) -> list[str]:
             out.append(ln[3])
         prev = ln
     return out
-
-
-def _count_objects(page, kind: int, enough: int) -> int:
-    n = 0
-    for _ in page.get_objects(filter=[kind], max_depth=3):
-        n += 1
-        if n >= enough:
-            break
-    return n
 
 
 def read_pdf(path: str, data: bytes, sha256: str) -> Document:
@@ -360,9 +383,7 @@ def _text_tables(data: bytes, page_indexes: list[int],
     with pl:
         for i in page_indexes:
             try:
-                page = pl.pages[i]
-                if has_doubled_chars(page.chars):
-                    page = page.dedupe_chars()     # simulated bold draws every glyph twice
+                page = dedupe(pl.pages[i])     # simulated bold draws every glyph twice
                 found = page.find_tables()
                 page_parts = [_plumber_part(page, t, i + 1) for t in found]
             except Exception as e:   # noqa: BLE001 — one broken page must not stop the file
@@ -380,14 +401,43 @@ def _text_tables(data: bytes, page_indexes: list[int],
     return parts
 
 
-def has_doubled_chars(chars: list[dict], tol: float = 1.0) -> bool:
-    """Some glyph drawn twice at (nearly) the same place: simulated bold, or a shadow."""
-    keyed = sorted(((round(c["top"]), c["text"], c["x0"], c["top"]) for c in chars
-                    if c["text"].strip()))
-    for a, b in zip(keyed, keyed[1:]):
-        if a[1] == b[1] and abs(a[2] - b[2]) <= tol and abs(a[3] - b[3]) <= tol:
-            return True
-    return False
+def doubled_chars(chars: list[dict], tol: float = 1.0) -> set[int]:
+    """ids of glyphs drawn a second time at (nearly) the same place with the same font and
+    size — simulated bold, or a shadow — keeping the first of each. Linear: chars are
+    bucketed by text and line."""
+    from collections import defaultdict
+
+    buckets: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    drop: set[int] = set()
+    for c in chars:
+        t = c.get("text", "")
+        if not t.strip():
+            continue
+        b = int(c["top"] // 1)
+        dup = False
+        for bb in (b - 1, b, b + 1):
+            for d in buckets.get((t, bb), ()):
+                if abs(d["x0"] - c["x0"]) <= tol and abs(d["top"] - c["top"]) <= tol \
+                        and d.get("fontname") == c.get("fontname") \
+                        and abs(d.get("size", 0) - c.get("size", 0)) <= 0.1:
+                    dup = True
+                    break
+            if dup:
+                break
+        if dup:
+            drop.add(id(c))
+        else:
+            buckets[(t, b)].append(c)
+    return drop
+
+
+def dedupe(page):
+    """The page without doubled glyphs (pdfplumber's page.dedupe_chars() does the same in
+    about ten times the time); the page itself when nothing is doubled."""
+    drop = doubled_chars(page.chars)
+    if not drop:
+        return page
+    return page.filter(lambda obj: obj.get("object_type") != "char" or id(obj) not in drop)
 
 
 def cell_text(raw: str | None) -> str:
