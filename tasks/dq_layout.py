@@ -147,3 +147,26 @@ def _appeals() -> TableLayout:
 def layouts() -> tuple[TableLayout, ...]:
     """表二, 表三, 表四 in printed order; together they hold each of the 200 keys exactly once."""
     return (_proactive(), _requests(), _appeals())
+
+
+def xlsx_slot(ws, s: "Slot", base: int, st: dict):
+    """Draw one layout slot on an openpyxl sheet at row `base`: merge its range, border every
+    cell of it, and for a label/header slot write and style its text. Returns the sheet cell of
+    a data slot (for the caller to fill) or None for a label/header slot."""
+    r, c = base + s.row, 1 + s.col
+    if s.rowspan > 1 or s.colspan > 1:
+        ws.merge_cells(start_row=r, start_column=c, end_row=r + s.rowspan - 1,
+                       end_column=c + s.colspan - 1)
+    for rr in range(r, r + s.rowspan):           # borders on every cell of a merged range
+        for cc in range(c, c + s.colspan):
+            ws.cell(rr, cc).border = st["border"]
+    cell = ws.cell(r, c)
+    if s.key is None:
+        cell.value = s.text
+        cell.alignment = st["center"] if s.head else st["left"]
+        cell.fill = st["fill"]["head" if s.head else "label"]
+        if s.head:
+            cell.font = st["bold"]
+        return None
+    return cell
+

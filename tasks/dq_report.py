@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 from tasks.atomic import atomic_path
 from tasks.atomic import write_text as atomic_text
 from tasks.coverage import Alias, Matcher, RosterAgency, read_roster, roster_from_warehouse
-from tasks.dq_layout import TableLayout, layouts
+from tasks.dq_layout import TableLayout, layouts, xlsx_slot
 from tasks.dq_view import (FIX, PASS, UNCHECKABLE, VERDICT_CSS, VERDICTS, ReportView, build_view,
                            current_reports, format_number, load_view, rule_explanation,
                            rule_title,
@@ -204,20 +204,8 @@ def _xl_official(ws, st, view: ReportView, layout: TableLayout, top: int) -> int
     ws.cell(top, 1, layout.title).font = st["title"]
     base = top + 1
     for s in layout.slots:
-        r, c = base + s.row, 1 + s.col
-        if s.rowspan > 1 or s.colspan > 1:
-            ws.merge_cells(start_row=r, start_column=c, end_row=r + s.rowspan - 1,
-                           end_column=c + s.colspan - 1)
-        for rr in range(r, r + s.rowspan):           # borders on every cell of a merged range
-            for cc in range(c, c + s.colspan):
-                ws.cell(rr, cc).border = st["border"]
-        cell = ws.cell(r, c)
-        if s.key is None:
-            cell.value = s.text
-            cell.alignment = st["center"] if s.head else st["left"]
-            cell.fill = st["fill"]["head" if s.head else "label"]
-            if s.head:
-                cell.font = st["bold"]
+        cell = xlsx_slot(ws, s, base, st)
+        if cell is None:
             continue
         cv = view.cells[s.key]
         cell.value = _xl_number(cv.value)

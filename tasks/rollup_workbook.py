@@ -313,23 +313,13 @@ def write_workbook(con, path: str | Path, year: int | None = None, level: str = 
 
 
 def _draw_table(ws, st, sh: Sheet, lay, top: int, blanks: str, Comment) -> int:
+    from tasks.dq_layout import xlsx_slot
+
     ws.cell(top, 1, lay.title).font = st["h2"]
     base = top + 1
     for s in lay.slots:
-        r, c = base + s.row, 1 + s.col
-        if s.rowspan > 1 or s.colspan > 1:
-            ws.merge_cells(start_row=r, start_column=c, end_row=r + s.rowspan - 1,
-                           end_column=c + s.colspan - 1)
-        for rr in range(r, r + s.rowspan):
-            for cc in range(c, c + s.colspan):
-                ws.cell(rr, cc).border = st["border"]
-        cell = ws.cell(r, c)
-        if s.key is None:
-            cell.value = s.text
-            cell.alignment = st["center"] if s.head else st["left"]
-            cell.fill = st["fill"]["head" if s.head else "label"]
-            if s.head:
-                cell.font = st["bold"]
+        cell = xlsx_slot(ws, s, base, st)
+        if cell is None:
             continue
         cell.value = _number(sh.shown(s.key, blanks))
         cell.alignment = st["center"]
