@@ -194,7 +194,7 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
         # 2. new or changed contents: extract (batch k+1 runs while batch k is loaded)
         batches = _par.chunks(plan.extract, opts.batch_size)
         if batches:
-            with extractor_factory() as extractor:
+            with extractor_factory(len(plan.extract)) as extractor:
                 summary.executor = extractor.describe()
                 pending = [extractor.submit_batch([e.path for e in batches[0]])]
                 for i, batch in enumerate(batches):
@@ -283,8 +283,8 @@ def _totals(con, run_id: str, summary: RunSummary) -> None:
 class _LocalExtractor:
     """Process pool on this machine; each batch is one Prefect task (or a plain call)."""
 
-    def __init__(self, opts: Options, use_prefect: bool):
-        self.pool = _par.LocalPool(opts.workers, opts.manifest, opts.province_hint)
+    def __init__(self, opts: Options, use_prefect: bool, total: int | None = None):
+        self.pool = _par.LocalPool(opts.workers, opts.manifest, opts.province_hint, total=total)
         self.use_prefect = use_prefect
 
     def __enter__(self):
@@ -406,9 +406,9 @@ def run_pipeline(inputs: list[str], warehouse: str, manifest: str | None = None,
     except Exception:   # noqa: BLE001 - called outside a flow run (tests via .fn)
         run_id = str(uuid.uuid4())
     if opts.dask_address:
-        factory = lambda: _DaskExtractor(opts)  # noqa: E731
+        factory = lambda total: _DaskExtractor(opts)  # noqa: E731
     else:
-        factory = lambda: _LocalExtractor(opts, use_prefect=True)  # noqa: E731
+        factory = lambda total: _LocalExtractor(opts, use_prefect=True, total=total)  # noqa: E731
     with _runlock.run_lock(opts.warehouse, timeout=lock_timeout):
         return _execute(opts, PREFECT_OPS, factory, run_id, progress)
 # --- end run lock
@@ -422,7 +422,8 @@ def run_plain(inputs: list[str], warehouse: str, manifest: str | None = None,
     for Prefect's own overhead. Same warehouse result as `run_pipeline`."""
     opts = _options(inputs, warehouse, manifest, province_hint, workers, "", full, batch_size)
     with _runlock.run_lock(opts.warehouse, timeout=lock_timeout):
-        return _execute(opts, PLAIN_OPS, lambda: _LocalExtractor(opts, use_prefect=False),
+        return _execute(opts, PLAIN_OPS,
+                        lambda total: _LocalExtractor(opts, use_prefect=False, total=total),
                         str(uuid.uuid4()), progress)
 
 

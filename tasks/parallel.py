@@ -20,7 +20,7 @@ from tasks import metadata as _metadata
 
 CHUNK = 25                      # files per pool task: small enough to balance, big enough to
                                 # keep pickling and scheduling cost negligible (~1 ms per chunk)
-INLINE_BELOW = 40               # fewer files than this: no pool (its start-up costs ~1 s)
+INLINE_BELOW = 20               # a run extracting fewer files: no pool (start-up costs ~1 s)
 
 _MANIFESTS: dict[tuple[str, float], dict] = {}
 
@@ -69,11 +69,15 @@ class BatchHandle:
 
 
 class LocalPool:
-    """Process pool for extraction; `workers <= 1` runs everything inline (no processes)."""
+    """Process pool for extraction; `workers <= 1` (or a run of fewer than INLINE_BELOW files,
+    `total`) runs everything inline (no processes)."""
 
     def __init__(self, workers: int | None = None, manifest_path: str | None = None,
-                 province_hint: str | None = None, chunk: int = CHUNK):
+                 province_hint: str | None = None, chunk: int = CHUNK,
+                 total: int | None = None):
         self.workers = default_workers() if workers is None else max(1, int(workers))
+        if total is not None and total < INLINE_BELOW:
+            self.workers = 1           # the pool would cost more than it saves
         self.manifest_path = manifest_path
         self.province_hint = province_hint
         self.chunk = chunk
@@ -97,7 +101,7 @@ class LocalPool:
         return self._pool
 
     def submit_batch(self, paths: Sequence[str]) -> BatchHandle:
-        if self.workers <= 1 or (len(paths) < INLINE_BELOW and self._pool is None):
+        if self.workers <= 1:
             return BatchHandle([_Lazy(list(paths), self.manifest_path, self.province_hint)])
         ex = self._executor()
         parts: list[Future] = [ex.submit(extract_chunk, c, self.manifest_path, self.province_hint)

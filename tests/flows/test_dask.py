@@ -16,7 +16,7 @@ def test_dask_cluster_run_gives_the_same_warehouse_as_a_local_run(prefect_server
 
     from flows.pipeline import run_pipeline, run_plain
 
-    src = province(tmp_path / "in", agencies=6)
+    src = province(tmp_path / "in", agencies=4)
     local = run_plain([str(src)], str(tmp_path / "local.duckdb"), str(src / "manifest.csv"),
                       workers=1)
     # workers as threads of this process (their Prefect client reaches the same server);
