@@ -223,17 +223,17 @@ def test_failed_run_keeps_whole_batches_and_is_marked(province, tmp_path, monkey
 
     monkeypatch.setattr(P.PLAIN_OPS, "load", failing_load)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        run(src, wh, batch_size=10)
+        run(src, wh, batch_size=20)
     con = open_warehouse(wh, read_only=True)
     try:
         assert table(con, "SELECT status, finished IS NOT NULL FROM raw_runs") == [("failed", True)]
-        # exactly the first batch: 10 files, whole
-        assert table(con, "SELECT count(*) FROM raw_source_files")[0][0] == 10
+        # exactly the first batch: 20 files, whole
+        assert table(con, "SELECT count(*) FROM raw_source_files")[0][0] == 20
         n_reports = table(con, "SELECT count(*) FROM raw_reports")[0][0]
         assert table(con, "SELECT count(*) FROM raw_cells")[0][0] >= 200 * n_reports
         assert table(con, "SELECT count(*) FROM raw_withdrawals")[0][0] == 0
     finally:
         con.close()
     monkeypatch.setattr(P.PLAIN_OPS, "load", real)
-    s = run(src, wh, batch_size=10)
-    assert s.status == "complete" and s.unchanged == 10 and s.extracted == s.files - 10
+    s = run(src, wh, batch_size=20)
+    assert s.status == "complete" and s.unchanged == 20 and s.extracted == s.files - 20
