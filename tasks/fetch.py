@@ -6,8 +6,10 @@ DOCX / WPS attachments linked from it) and returns one :class:`FetchResult` per 
 - **Only http(s)**; the host is resolved first and refused when any of its addresses is
   private, loopback, link-local, reserved or multicast, unless it lies in
   ``settings.allowed_networks`` (tests allow 127.0.0.0/8). Redirects are followed by hand, each
-  hop checked the same way. (A host whose DNS answer changes between the check and the connect
-  is not caught: run the fetcher where private ranges are firewalled if that matters.)
+  hop checked the same way. The connection goes to the address that was checked (the URL's
+  host is replaced by it; the Host header and, for https, the TLS server name and certificate
+  check keep the host name), so a DNS answer that changes between the check and the connect
+  (DNS rebinding) cannot lead the fetcher to an internal address.
 - **Polite**: at most one request per ``settings.rate`` seconds per host; retries with
   exponential backoff on connection errors, timeouts, 429 and 5xx (Retry-After honoured up to
   60 s); a timeout per request; a size limit checked on Content-Length and while streaming.
@@ -130,9 +132,10 @@ def _networks(allowed: Iterable[str]) -> list:
 
 
 def check_url(url: str, allowed_networks: Sequence[str] = (),
-              resolve: Callable = socket.getaddrinfo) -> None:
+              resolve: Callable = socket.getaddrinfo) -> str:
     """Raise :class:`Refused` unless `url` is http(s) and its host resolves only to public
-    addresses (or addresses in `allowed_networks`)."""
+    addresses (or addresses in `allowed_networks`); return the first checked address (the one
+    to connect to, see :func:`pinned_request`)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise Refused(f"只允许 http/https 地址，拒绝 {parts.scheme or '无协议'} 地址")
@@ -148,14 +151,33 @@ def check_url(url: str, allowed_networks: Sequence[str] = (),
     except (socket.gaierror, UnicodeError) as e:
         raise Refused(f"无法解析主机名 {host}：{e}") from None
     allowed = _networks(allowed_networks)
+    if not infos:
+        raise Refused(f"无法解析主机名 {host}：没有地址")
+    first: str | None = None
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        first = first or str(ip)
         if any(ip in n for n in allowed):
             continue
         if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
                 or ip.is_multicast or ip.is_unspecified or not ip.is_global   # 100.64/10 too
                 or getattr(ip, "ipv4_mapped", None) is not None):
             raise Refused(f"主机 {host} 指向内网或本机地址 {ip}，按设置不予访问")
+    return first
+
+
+def pinned_request(url: str, ip: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(URL with the host replaced by the checked address `ip`, extra headers, httpx
+    extensions): the request goes to `ip` while the server still sees its host name (Host
+    header) and, for https, the TLS handshake sends and verifies the host name (SNI)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = parts.netloc.rsplit("@", 1)[-1]          # no user info in Host
+    addr = f"[{ip}]" if ":" in ip else ip
+    target = addr + (f":{parts.port}" if parts.port else "")
+    pinned = parts._replace(netloc=target).geturl()
+    ext = {"sni_hostname": host} if parts.scheme.lower() == "https" else {}
+    return pinned, {"Host": netloc}, ext
 
 
 # ------------------------------------------------------------------------------ archive
@@ -298,9 +320,11 @@ class Fetcher:
             try:
                 current, hops = url, 0
                 while True:
-                    check_url(current, self.s.allowed_networks, self.resolve)
+                    ip = check_url(current, self.s.allowed_networks, self.resolve)
                     self._wait_turn(current)
-                    with self.client.stream("GET", current, headers=headers) as r:
+                    target, host_header, ext = pinned_request(current, ip)
+                    with self.client.stream("GET", target, headers={**headers, **host_header},
+                                            extensions=ext) as r:
                         if r.status_code in (301, 302, 303, 307, 308) and "location" in r.headers:
                             hops += 1
                             if hops > self.s.max_redirects:

@@ -234,3 +234,40 @@ def test_fetched_reports_go_through_the_pipeline(site, tmp_path):
                            [pdf.sha256]).fetchall() == [("pdf",)]
     finally:
         con.close()
+
+
+def test_connection_goes_to_the_checked_address_not_a_second_dns_answer(site, tmp_path):
+    """DNS rebinding: the first answer (checked) is loopback, allowed here; any later lookup
+    would answer a forbidden address. The fetcher resolves once per hop and connects to the
+    checked address, sending the host name in the Host header."""
+    port = int(site.base.rsplit(":", 1)[1])
+    answers = []
+
+    def rebinding(host, p, **kw):
+        ip = "127.0.0.1" if not answers else "10.9.9.9"
+        answers.append(ip)
+        return [(2, 1, 6, "", (ip, p))]
+
+    url = f"http://reports.example.gov.cn:{port}/files/report-2024.pdf"
+    with F.Fetcher(settings(tmp_path), resolve=rebinding) as f:
+        res, body = f.fetch_one(url)
+    assert res.outcome == "fetched" and body == PDF
+    assert answers == ["127.0.0.1"], "one lookup, and its answer is what was connected to"
+    assert site.hits[-1][2]["Host"] == f"reports.example.gov.cn:{port}"
+    assert res.final_url == url
+    # a later fetch resolves again and is refused before connecting
+    hits = len(site.hits)
+    with F.Fetcher(settings(tmp_path), resolve=rebinding) as f:
+        res2, _ = f.fetch_one(url)
+    assert res2.outcome == "refused" and len(site.hits) == hits
+
+
+def test_pinned_request_keeps_the_host_name_for_http_and_tls():
+    url, headers, ext = F.pinned_request("https://user@www.example.gov.cn:8443/a/b.pdf?x=1",
+                                         "203.0.113.7")
+    assert url == "https://203.0.113.7:8443/a/b.pdf?x=1"
+    assert headers == {"Host": "www.example.gov.cn:8443"}
+    assert ext == {"sni_hostname": "www.example.gov.cn"}
+    url, headers, ext = F.pinned_request("http://www.example.gov.cn/a.pdf", "2001:db8::1")
+    assert url == "http://[2001:db8::1]/a.pdf" and headers == {"Host": "www.example.gov.cn"}
+    assert ext == {}
