@@ -362,8 +362,8 @@ def _refresh(con) -> int:
     return sum(1 for r in rows if r[2] is not None)
 
 
-def coverage(con, year: int | None = None, region: str | None = None):
-    """``mart_coverage`` as a polars frame, optionally for one year and inside one region."""
+def _filtered(con, view: str, year: int | None, region: str | None):
+    """A coverage view as a polars frame, optionally for one year and inside one region."""
     from tasks.rollup import query_frame
 
     where, params = [], []
@@ -373,21 +373,15 @@ def coverage(con, year: int | None = None, region: str | None = None):
     if region is not None:
         where.append("? IN (region_code, province_code, city_code, county_code)")
         params.append(region)
-    sql = "SELECT * FROM mart_coverage" + (" WHERE " + " AND ".join(where) if where else "")
+    sql = f"SELECT * FROM {view}" + (" WHERE " + " AND ".join(where) if where else "")
     return query_frame(con, sql + " ORDER BY year, region_code, agency", params)
+
+
+def coverage(con, year: int | None = None, region: str | None = None):
+    """``mart_coverage`` as a polars frame, optionally for one year and inside one region."""
+    return _filtered(con, "mart_coverage", year, region)
 
 
 def unmatched(con, year: int | None = None, region: str | None = None):
     """``mart_coverage_unmatched``: current reports that match no roster agency."""
-    from tasks.rollup import query_frame
-
-    where, params = [], []
-    if year is not None:
-        where.append("year = ?")
-        params.append(year)
-    if region is not None:
-        where.append("? IN (region_code, province_code, city_code, county_code)")
-        params.append(region)
-    sql = "SELECT * FROM mart_coverage_unmatched" + (" WHERE " + " AND ".join(where)
-                                                       if where else "")
-    return query_frame(con, sql + " ORDER BY year, region_code, agency", params)
+    return _filtered(con, "mart_coverage_unmatched", year, region)

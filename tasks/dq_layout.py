@@ -149,6 +149,34 @@ def layouts() -> tuple[TableLayout, ...]:
     return (_proactive(), _requests(), _appeals())
 
 
+def xlsx_styles(fills: dict[str, str], **fonts: dict) -> dict:
+    """openpyxl styles shared by the workbooks that draw the official layout: thin borders,
+    centred/left/top alignment, bold, the named solid `fills` (name → RGB) under "fill", and
+    extra fonts given as Font keyword arguments (e.g. ``title={"bold": True, "size": 13}``)."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    thin = Side(style="thin", color="444444")
+    st = {
+        "border": Border(left=thin, right=thin, top=thin, bottom=thin),
+        "center": Alignment(horizontal="center", vertical="center", wrap_text=True),
+        "left": Alignment(horizontal="left", vertical="center", wrap_text=True),
+        "top": Alignment(horizontal="left", vertical="top", wrap_text=True),
+        "bold": Font(bold=True),
+        "fill": {k: PatternFill("solid", fgColor=v) for k, v in fills.items()},
+    }
+    st.update({name: Font(**kw) for name, kw in fonts.items()})
+    return st
+
+
+def xlsx_number(v):
+    """A cell value for a workbook: whole Decimals as int, others as float, None stays empty."""
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v
+
+
 def xlsx_slot(ws, s: "Slot", base: int, st: dict):
     """Draw one layout slot on an openpyxl sheet at row `base`: merge its range, border every
     cell of it, and for a label/header slot write and style its text. Returns the sheet cell of

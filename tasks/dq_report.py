@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 from tasks.atomic import atomic_path
 from tasks.atomic import write_text as atomic_text
 from tasks.coverage import Alias, Matcher, RosterAgency, read_roster, roster_from_warehouse
-from tasks.dq_layout import TableLayout, layouts, xlsx_slot
+from tasks.dq_layout import TableLayout, layouts, xlsx_number, xlsx_slot, xlsx_styles
 from tasks.dq_view import (FIX, PASS, UNCHECKABLE, VERDICT_CSS, VERDICTS, ReportView, build_view,
                            current_reports, format_number, load_view, rule_explanation,
                            rule_title,
@@ -154,28 +154,12 @@ _FILLS = {
 
 
 def _xl_styles():
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-
-    thin = Side(style="thin", color="444444")
-    return {
-        "border": Border(left=thin, right=thin, top=thin, bottom=thin),
-        "center": Alignment(horizontal="center", vertical="center", wrap_text=True),
-        "left": Alignment(horizontal="left", vertical="center", wrap_text=True),
-        "top": Alignment(horizontal="left", vertical="top", wrap_text=True),
-        "bold": Font(bold=True),
-        "title": Font(bold=True, size=13),
-        "err_font": Font(bold=True, color="8E0000"),
-        "italic": Font(italic=True, color="1F4E9C"),
-        "fill": {k: PatternFill("solid", fgColor=v) for k, v in _FILLS.items()},
-    }
+    return xlsx_styles(_FILLS, title={"bold": True, "size": 13},
+                                 err_font={"bold": True, "color": "8E0000"},
+                                 italic={"italic": True, "color": "1F4E9C"})
 
 
-def _xl_number(v: int | Decimal | None):
-    if v is None:
-        return None
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
-    return v
+_xl_number = xlsx_number
 
 
 def _xl_table(ws, st, rows: list[list[Any]], header: list[str], widths: list[float],

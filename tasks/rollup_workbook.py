@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tasks import spec
+from tasks import dq_layout, spec
 from tasks.atomic import atomic_path
 
 FAILING = ("include", "exclude")
@@ -201,25 +201,11 @@ _FILL = {"head": "EEF1F5", "label": "FAFAFA", "blank": "E0E0E0", "info": "F5F8FC
 
 
 def _styles():
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-
-    thin = Side(style="thin", color="444444")
-    return {
-        "border": Border(left=thin, right=thin, top=thin, bottom=thin),
-        "center": Alignment(horizontal="center", vertical="center", wrap_text=True),
-        "left": Alignment(horizontal="left", vertical="center", wrap_text=True),
-        "bold": Font(bold=True), "title": Font(bold=True, size=14),
-        "h2": Font(bold=True, size=12), "warn": Font(color="8E0000"),
-        "fill": {k: PatternFill("solid", fgColor=v) for k, v in _FILL.items()},
-    }
+    return dq_layout.xlsx_styles(_FILL, title={"bold": True, "size": 14},
+                                 h2={"bold": True, "size": 12}, warn={"color": "8E0000"})
 
 
-def _number(v):
-    if v is None:
-        return None
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
-    return v
+_number = dq_layout.xlsx_number
 
 
 def _sheet_title(sh: Sheet, used: set[str]) -> str:

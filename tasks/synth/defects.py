@@ -73,6 +73,14 @@ def _all_read(t: ReportTruth, keys: list[str]) -> bool:
     return all(t.status[k] == READ for k in keys)
 
 
+def _shift(t: ReportTruth, keys: list[str], d: int, rule: str, note: str) -> bool:
+    """Add `d` to every cell of `keys` and record the defect the change plants."""
+    for k in keys:
+        t.cells[k] += d
+    t.defects.append(Defect(rule, keys, note))
+    return True
+
+
 def plant_balance(t: ReportTruth, rng: random.Random) -> bool:
     if not _usable(t, "requests"):
         return False
@@ -81,10 +89,7 @@ def plant_balance(t: ReportTruth, rng: random.Random) -> bool:
     if not _all_read(t, keys):
         return False
     d = _delta(rng)
-    for k in keys:
-        t.cells[k] += d
-    t.defects.append(Defect("requests.balance", keys, f"本年新收 {col} and its row total +{d}"))
-    return True
+    return _shift(t, keys, d, "requests.balance", f"本年新收 {col} and its row total +{d}")
 
 
 def plant_result_total(t: ReportTruth, rng: random.Random) -> bool:
@@ -99,10 +104,7 @@ def plant_result_total(t: ReportTruth, rng: random.Random) -> bool:
     d = _delta(rng)
     if t.cells[keys[0]] >= d and rng.random() < 0.4:
         d = -d
-    for k in keys:
-        t.cells[k] += d
-    t.defects.append(Defect("requests.result_total", keys, f"{row} {col} and its row total {d:+d}"))
-    return True
+    return _shift(t, keys, d, "requests.result_total", f"{row} {col} and its row total {d:+d}")
 
 
 def plant_row_total(t: ReportTruth, rng: random.Random) -> bool:
@@ -115,10 +117,7 @@ def plant_row_total(t: ReportTruth, rng: random.Random) -> bool:
     if not _all_read(t, keys):
         return False
     d = _delta(rng)
-    for k in keys:
-        t.cells[k] += d
-    t.defects.append(Defect("requests.row_total", keys, f"new/{row}/total {col} +{d}, 总计 column not"))
-    return True
+    return _shift(t, keys, d, "requests.row_total", f"new/{row}/total {col} +{d}, 总计 column not")
 
 
 def plant_group_total(t: ReportTruth, rng: random.Random) -> bool:
