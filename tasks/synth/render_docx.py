@@ -25,6 +25,7 @@ from docx.table import _Cell
 
 from tasks.synth.document import Document, Table
 from tasks.synth.truth import ReportTruth
+from tasks.synth.render_text import DerivedRenderer
 
 FONTS = ("宋体", "仿宋_GB2312", "仿宋")
 # Column widths (cm) per table: label columns narrow enough that long labels wrap.
@@ -137,22 +138,13 @@ def _table(d, t: ReportTruth, table: Table) -> None:
             run.font.size = Pt(p["table_font_pt"])
 
 
-class DocRenderer:
+class DocRenderer(DerivedRenderer):
     """Legacy Word 97 `.doc`: the DOCX renderer's document saved as .doc by LibreOffice."""
     format = "doc"
     ext = ".doc"
 
     def __init__(self, docx_renderer: DocxRenderer | None = None):
-        self.docx = docx_renderer or DocxRenderer()
-
-    def choose_printing(self, rng: random.Random) -> dict[str, Any]:
-        return self.docx.choose_printing(rng)
-
-    def can_plant(self, kind: str, printing: dict[str, Any]) -> bool:
-        return self.docx.can_plant(kind, printing)
-
-    def can_drift(self, drift: str, printing: dict[str, Any]) -> bool:
-        return self.docx.can_drift(drift, printing)
+        self.docx = self.base = docx_renderer or DocxRenderer()
 
     def render(self, t: ReportTruth, doc: Document) -> bytes:
         from tasks.readers.office import convert

@@ -9,13 +9,14 @@ timeout, so a hung conversion cannot stall a batch.
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tasks.synth.render_text import DerivedRenderer
 
 CONVERT_TIMEOUT = 180.0
 
@@ -57,7 +58,7 @@ def docx_to_pdf(docx: bytes, timeout: float = CONVERT_TIMEOUT) -> bytes:
         return pdf.read_bytes()
 
 
-class PdfRenderer:
+class PdfRenderer(DerivedRenderer):
     """Renderer protocol (see render_text.TextRenderer): the DOCX renderer's document, printed
     to PDF. Defects and drifts are whatever the DOCX renderer can show."""
     format = "pdf"
@@ -73,14 +74,7 @@ class PdfRenderer:
             self._docx = DocxRenderer()
         return self._docx
 
-    def choose_printing(self, rng: random.Random) -> dict[str, Any]:
-        return self.docx.choose_printing(rng)
-
-    def can_plant(self, kind: str, printing: dict[str, Any]) -> bool:
-        return self.docx.can_plant(kind, printing)
-
-    def can_drift(self, drift: str, printing: dict[str, Any]) -> bool:
-        return self.docx.can_drift(drift, printing)
+    base = docx
 
     def render(self, t: Any, doc: Any) -> bytes:
         data = self.docx.render(t, doc)

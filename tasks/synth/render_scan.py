@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tasks.synth.render_text import DerivedRenderer
+
 
 def pdf_to_scan(pdf: bytes, dpi: int = 200, seed: int = 0, max_skew: float = 1.0,
                 noise: float = 10.0, jpeg_quality: int = 80, pages: list[int] | None = None) -> bytes:
@@ -51,7 +53,7 @@ def pdf_to_scan(pdf: bytes, dpi: int = 200, seed: int = 0, max_skew: float = 1.0
     return img2pdf.convert(images)
 
 
-class ScanRenderer:
+class ScanRenderer(DerivedRenderer):
     """Renderer protocol (see render_text.TextRenderer): the PDF renderer's output, scanned."""
     format = "scan"
     ext = ".pdf"
@@ -67,16 +69,13 @@ class ScanRenderer:
             self._pdf = PdfRenderer()
         return self._pdf
 
+    base = pdf
+
     def choose_printing(self, rng: random.Random) -> dict[str, Any]:
-        p = dict(self.pdf.choose_printing(rng))
+        p = dict(super().choose_printing(rng))
         p.update(scan_dpi=rng.choice((150, 200, 200)), scan_seed=rng.randrange(2**31))
         return p
 
-    def can_plant(self, kind: str, printing: dict[str, Any]) -> bool:
-        return self.pdf.can_plant(kind, printing)
-
-    def can_drift(self, drift: str, printing: dict[str, Any]) -> bool:
-        return self.pdf.can_drift(drift, printing)
 
     def render(self, t: Any, doc: Any) -> bytes:
         dpi = int(t.printing.get("scan_dpi", 200))

@@ -70,6 +70,22 @@ class TextRenderer:
         return text.encode(t.printing["encoding"])
 
 
+class DerivedRenderer:
+    """A renderer that prints another renderer's output in a different form (DOCX → PDF → scan,
+    DOCX → DOC): the printing choices, plantable defects and label drifts are the base's.
+    Subclasses provide `base` (the underlying renderer) and `render`."""
+    base: Any
+
+    def choose_printing(self, rng: random.Random) -> dict[str, Any]:
+        return self.base.choose_printing(rng)
+
+    def can_plant(self, kind: str, printing: dict[str, Any]) -> bool:
+        return self.base.can_plant(kind, printing)
+
+    def can_drift(self, drift: str, printing: dict[str, Any]) -> bool:
+        return self.base.can_drift(drift, printing)
+
+
 def encodable(text: str, encoding: str) -> bool:
     try:
         text.encode(encoding)
