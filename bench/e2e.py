@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.e2e [--size 10000] [--scaling 1000,3000] [--quick]
 
 Measures, on this machine:
-- **throughput per format**: extraction alone, one process, reports/s; text PDFs also against
-  bare pdfplumber (open + extract_tables on every page) on the same files;
+- **throughput per format**: extraction alone, one process, reports/s; for TXT/HTML/DOCX also
+  on every core through the pipeline's process pool (the figure the ≥ 200 reports/s target is
+  read against); text PDFs also against bare pdfplumber (open + extract_tables on every page)
+  on the same files;
 - **end to end**: `nianbao run` on a fresh warehouse (the Prefect flow, default workers), its
   wall time, the cost of each stage (ingest, plan, extract, validate, load, cross-checks,
   withdrawals) plus the roll-up queries, and the peak memory of the pipeline's processes
@@ -154,6 +156,26 @@ def throughput(corpus: Path, per_format: dict[str, int]) -> dict[str, dict]:
     return out
 
 
+def pool_throughput(corpus: Path, per_format: dict[str, int]) -> dict[str, dict]:
+    """Extraction on every core, as the pipeline runs it (tasks.parallel.LocalPool, results
+    pickled back to this process): reports/s per format, after the pool has started."""
+    from tasks.parallel import LocalPool
+
+    out = {}
+    with LocalPool() as pool:
+        pool.submit_batch([str(f) for f in sample_files(corpus, "txt", 4 * pool.workers)]).result()
+        for fmt, k in per_format.items():
+            files = [str(f) for f in sample_files(corpus, fmt, k)]
+            if not files:
+                continue
+            t0 = time.perf_counter()
+            ok = sum(e.report is not None for e in pool.submit_batch(files).result())
+            dt = time.perf_counter() - t0
+            out[fmt] = {"files": len(files), "ok": ok, "workers": pool.workers,
+                        "seconds": round(dt, 3), "reports_per_s": round(len(files) / dt, 1)}
+    return out
+
+
 def pdf_vs_pdfplumber(corpus: Path, k: int = 20, rounds: int = 2) -> dict:
     """Our PDF extraction against bare pdfplumber (open + extract_tables on every page), same
     files, interleaved, best of `rounds`."""
@@ -299,6 +321,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     out["throughput"] = throughput(corpus, {"txt": 300, "html": 300, "docx": 100, "pdf": 20,
                                             "scan": 3, "doc": 3})
+    out["pool_throughput"] = pool_throughput(corpus, {"txt": 1500, "html": 2000, "docx": 1000})
+    print(f"pool throughput: {out['pool_throughput']}", flush=True)
     out["pdf_vs_pdfplumber"] = pdf_vs_pdfplumber(corpus)
     print(f"throughput: {out['throughput']}", flush=True)
 
@@ -327,7 +351,7 @@ def main(argv: list[str] | None = None) -> dict:
     out["scaling"] = scaling
     out["load_avg_at_end"] = os.getloadavg()
     ratio = out["pdf_vs_pdfplumber"].get("throughput_ratio")
-    tp = out["throughput"]
+    tp = out["pool_throughput"]
     out["targets"] = {
         "text_html_ge_200_per_s": all(tp[f]["reports_per_s"] >= 200 for f in ("txt", "html")
                                       if f in tp),
