@@ -337,8 +337,14 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
         parts: list[TablePart] = []
         between: dict[int, tuple[str, str]] = {}   # page index → (text above first table, below last)
         cand = [p.index for p in pages if p.candidate]
+        engines: dict[str, list[int]] = {}
         if cand:
-            parts += _text_tables(data, cand, between)
+            fast, unsure = _fast_tables(pdf, cand, between)
+            parts += fast
+            engines["pdfium"] = [i + 1 for i in cand if i not in unsure]
+            if unsure:
+                parts += _text_tables(data, unsure, between)
+                engines["pdfplumber"] = [i + 1 for i in unsure]
         ocr_pages = [p.index for p in pages if p.needs_ocr or (p.big_image and not p.ruled)]
         ocr_text: dict[int, list[str]] = {}
         if ocr_pages:
@@ -348,6 +354,8 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
         doc.meta["table_pages"] = sorted({p.page for p in parts})
         if ocr_pages:
             doc.meta["ocr_pages"] = [i + 1 for i in ocr_pages]
+            engines["ocr"] = [i + 1 for i in ocr_pages]
+        doc.meta["page_engines"] = {k: v for k, v in engines.items() if v}
         if ocr_pages and (ocr_text or any(p.page - 1 in ocr_pages for p in parts)):
             doc.format = "scan"
         return doc
@@ -366,7 +374,41 @@ def _running_text(pages: list[PageInfo], ocr_text: dict[int, list[str]]) -> list
     return out
 
 
-# --- text layer: pdfplumber on the candidate pages only ------------------------------------
+# --- text layer: pdfium first, pdfplumber where pdfium is not sure ---------------------------
+
+def _fast_tables(pdf, page_indexes: list[int],
+                 between: dict[int, tuple[str, str]]) -> tuple[list[TablePart], list[int]]:
+    """Tables of the candidate pages read through pdfium (`pdf_fast`): (parts, indexes of the
+    pages it is not sure of, for pdfplumber)."""
+    from tasks.readers.pdf_fast import NotSure, page_tables
+
+    parts: list[TablePart] = []
+    unsure: list[int] = []
+    for i in page_indexes:
+        page = tp = None
+        try:
+            page = pdf[i]
+            tp = page.get_textpage()
+            page_parts, gap = page_tables(page, tp, i + 1)
+        except NotSure as e:
+            log.debug("page %d: pdfplumber reads it (%s)", i + 1, e)
+            unsure.append(i)
+            continue
+        except Exception as e:   # noqa: BLE001 — whatever pdfium cannot do, pdfplumber tries
+            log.debug("page %d: pdfium table reading failed: %s", i + 1, e)
+            unsure.append(i)
+            continue
+        finally:
+            if tp is not None:
+                tp.close()
+            if page is not None:
+                page.close()
+        if gap is not None:
+            between[i + 1] = gap
+        parts += page_parts
+    return parts, unsure
+
+
 
 def _text_tables(data: bytes, page_indexes: list[int],
                  between: dict[int, tuple[str, str]]) -> list[TablePart]:
