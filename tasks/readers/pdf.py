@@ -119,16 +119,9 @@ def _glyph_ids_as_text(chars: list[str]) -> bool:
     wide = [c for c in chars if not c.isascii()]
     if len(wide) < 10:
         return False
-    common = sum(1 for c in wide if _in_gb2312(c))
+    # non-ASCII characters never encode to "?": every "?" is one outside GB 2312
+    common = len(wide) - "".join(wide).encode("gb2312", errors="replace").count(b"?")
     return common / len(wide) < 0.5
-
-
-def _in_gb2312(ch: str) -> bool:
-    try:
-        ch.encode("gb2312")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _has_table_marker(text: str) -> bool:
@@ -162,8 +155,14 @@ def _open_pdfium(data: bytes):
         raise ReadError("pdf.corrupt", f"PDF文件已损坏或不完整，无法打开（{e}）") from e
 
 
-def scan_pages(pdf) -> list[PageInfo]:
-    """Every page's text through pdfium, classified."""
+# Pages (with their text pages) kept open by scan_pages for the table reader, at most.
+KEEP_OPEN = 16
+
+
+def scan_pages(pdf, keep: dict[int, tuple] | None = None) -> list[PageInfo]:
+    """Every page's text through pdfium, classified. With `keep`, the pages that may hold a
+    table are left open there (index → (page, text page)) for `_fast_tables`; the caller
+    closes them."""
     import pypdfium2.raw as pdfium_c
 
     pages: list[PageInfo] = []
@@ -184,20 +183,25 @@ def scan_pages(pdf) -> list[PageInfo]:
             # where metadata looks (title, preamble): lines rebuilt from their positions, so
             # a title wrapped over two lines reads as one
             info.lines = geometric_lines(tp) or info.lines
-        tp.close()
+        kept = False
         if info.garbled or info.usable < MIN_TEXT_CHARS:
             has_image = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, 1) > 0
             info.needs_ocr = info.garbled or has_image
         else:
-            if _has_table_marker(info.text) or (pages and pages[-1].marker):
-                info.marker = _has_table_marker(info.text)
+            info.marker = _has_table_marker(info.text)
+            if info.marker or (pages and pages[-1].marker):
+                if keep is not None and len(keep) < KEEP_OPEN:
+                    keep[i] = (page, tp)
+                    kept = True
                 # ruled tables are drawn with paths; prose that only mentions 行政复议 has none
                 info.ruled = _count_objects(page, pdfium_c.FPDF_PAGEOBJ_PATH, 4) >= 4
                 if info.ruled and pages and pages[-1].marker:
                     info.top_ruled = _paths_near_top(page, pdfium_c.FPDF_PAGEOBJ_PATH, h)
             # a table pasted as a picture into a text page
             info.big_image = _largest_image_share(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, w * h) >= BIG_IMAGE_SHARE
-        page.close()
+        if not kept:
+            tp.close()
+            page.close()
         pages.append(info)
     any_ruled = any(p.marker and p.ruled for p in pages)
     for p in pages:
@@ -270,10 +274,19 @@ def geometric_lines(tp) -> list[str]:
     """A page's text as lines rebuilt from pdfium's text rectangles, and lines of one paragraph
     joined: a line that runs to the right edge of the text block continues in the next line
     of the same size (a long title wrapped before 告, a preamble sentence)."""
+    import ctypes
+
+    import pypdfium2.raw as pr
+
     segs = []
+    size = 2 * max(pr.FPDFText_CountChars(tp.raw), 0) + 64
+    buf = (ctypes.c_ushort * size)()
     for k in range(tp.count_rects()):
         left, bottom, right, top = tp.get_rect(k)
-        t = (tp.get_text_bounded(left, bottom, right, top) or "").replace("\r", "").replace("\n", "")
+        # the C call with one buffer for all rectangles (tp.get_text_bounded costs twice as much)
+        n = pr.FPDFText_GetBoundedText(tp.raw, left, top, right, bottom, buf, size)
+        raw = bytes(memoryview(buf).cast("B")[:2 * max(n, 0)]).decode("utf-16-le", errors="ignore")
+        t = raw.rstrip("\x00").replace("\r", "").replace("\n", "")
         if t.strip():
             segs.append((left, bottom, right, top, t))
     if not segs:
@@ -327,11 +340,12 @@ def join_wrapped(lines: list[tuple[float, float, float, str]]) -> list[str]:
 
 def read_pdf(path: str, data: bytes, sha256: str) -> Document:
     pdf = _open_pdfium(data)
+    opened: dict[int, tuple] = {}      # pages scan_pages left open for the table reader
     try:
         n = len(pdf)
         if n == 0:
             raise ReadError("pdf.empty", "PDF文件没有任何页面")
-        pages = scan_pages(pdf)
+        pages = scan_pages(pdf, opened)
         doc = Document(path=path, sha256=sha256, format="pdf",
                        meta={"pages": n})
         parts: list[TablePart] = []
@@ -339,7 +353,7 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
         cand = [p.index for p in pages if p.candidate]
         engines: dict[str, list[int]] = {}
         if cand:
-            fast, unsure = _fast_tables(pdf, cand, between)
+            fast, unsure = _fast_tables(pdf, cand, between, opened)
             parts += fast
             engines["pdfium"] = [i + 1 for i in cand if i not in unsure]
             if unsure:
@@ -360,6 +374,9 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
             doc.format = "scan"
         return doc
     finally:
+        for page, tp in opened.values():
+            tp.close()
+            page.close()
         pdf.close()
 
 
@@ -376,20 +393,25 @@ def _running_text(pages: list[PageInfo], ocr_text: dict[int, list[str]]) -> list
 
 # --- text layer: pdfium first, pdfplumber where pdfium is not sure ---------------------------
 
-def _fast_tables(pdf, page_indexes: list[int],
-                 between: dict[int, tuple[str, str]]) -> tuple[list[TablePart], list[int]]:
+def _fast_tables(pdf, page_indexes: list[int], between: dict[int, tuple[str, str]],
+                 opened: dict[int, tuple] | None = None) -> tuple[list[TablePart], list[int]]:
     """Tables of the candidate pages read through pdfium (`pdf_fast`): (parts, indexes of the
-    pages it is not sure of, for pdfplumber)."""
+    pages it is not sure of, for pdfplumber). `opened`: pages already open (the caller closes
+    them)."""
     from tasks.readers.pdf_fast import NotSure, page_tables
 
+    opened = opened or {}
     parts: list[TablePart] = []
     unsure: list[int] = []
     for i in page_indexes:
         page = tp = None
         try:
-            page = pdf[i]
-            tp = page.get_textpage()
-            page_parts, gap = page_tables(page, tp, i + 1)
+            if i in opened:
+                page_parts, gap = page_tables(*opened[i], i + 1)
+            else:
+                page = pdf[i]
+                tp = page.get_textpage()
+                page_parts, gap = page_tables(page, tp, i + 1)
         except NotSure as e:
             log.debug("page %d: pdfplumber reads it (%s)", i + 1, e)
             unsure.append(i)

@@ -61,6 +61,7 @@ class Char:
     top: float
     x1: float
     bottom: float
+    index: int = -1          # in the text page
 
     @property
     def hmid(self) -> float:
@@ -94,15 +95,18 @@ def _mul(m1, m2):
             e1 * a2 + f1 * c2 + e2, e1 * b2 + f1 * d2 + f2)
 
 
-def path_geometry(page, height: float) -> tuple[list[dict], list[tuple], list[tuple]]:
-    """(edges, diagonal lines, curved pieces) of the page's paths, forms included, in
-    pdfplumber's coordinates (top measured from the top of the page). Edges are pdfplumber
-    edge dicts; the other two are bboxes (x0, top, x1, bottom)."""
+def path_geometry(page, height: float) -> tuple[list[dict], list[tuple], list[tuple], list[tuple]]:
+    """(edges, diagonal lines, curved pieces, rotated text) of the page's objects, forms
+    included, in pdfplumber's coordinates (top measured from the top of the page). Edges are
+    pdfplumber edge dicts; the others bboxes (x0, top, x1, bottom); rotated (or mirrored) text
+    inside a form is given the whole page."""
     import pypdfium2.raw as pr
 
     edges: list[dict] = []
     diagonal: list[tuple] = []
     curved: list[tuple] = []
+    rotated: list[tuple] = []
+    fl, fb, fr, ft = (ctypes.c_float() for _ in range(4))
     fm = pr.FS_MATRIX()
     x, y = ctypes.c_float(), ctypes.c_float()
     seen = 0
@@ -188,14 +192,22 @@ def path_geometry(page, height: float) -> tuple[list[dict], list[tuple], list[tu
                 raise NotSure("too many page objects")
             obj = get(i)
             typ = pr.FPDFPageObj_GetType(obj)
-            if typ not in (pr.FPDF_PAGEOBJ_PATH, pr.FPDF_PAGEOBJ_FORM):
+            if typ not in (pr.FPDF_PAGEOBJ_PATH, pr.FPDF_PAGEOBJ_FORM, pr.FPDF_PAGEOBJ_TEXT):
                 continue
             if not pr.FPDFPageObj_GetMatrix(obj, fm):
                 raise NotSure("object without a matrix")
             m = (fm.a, fm.b, fm.c, fm.d, fm.e, fm.f)
             if parent is not None:
                 m = _mul(m, parent)
-            if typ == pr.FPDF_PAGEOBJ_PATH:
+            if typ == pr.FPDF_PAGEOBJ_TEXT:
+                # the object's matrix holds the text matrix and the CTM: upright text has
+                # b = c = 0 and a, d > 0 (pdfplumber's "upright")
+                if m[1] != 0 or m[2] != 0 or m[0] <= 0 or m[3] <= 0:
+                    if parent is None and pr.FPDFPageObj_GetBounds(obj, fl, fb, fr, ft):
+                        rotated.append((fl.value, height - ft.value, fr.value, height - fb.value))
+                    else:
+                        rotated.append((-1e9, -1e9, 1e9, 1e9))
+            elif typ == pr.FPDF_PAGEOBJ_PATH:
                 do_path(obj, m)
             elif depth < 8:
                 walk(pr.FPDFFormObj_CountObjects(obj),
@@ -205,42 +217,54 @@ def path_geometry(page, height: float) -> tuple[list[dict], list[tuple], list[tu
 
     raw = page.raw
     walk(pr.FPDFPage_CountObjects(raw), lambda i: pr.FPDFPage_GetObject(raw, i), None, 0)
-    return edges, diagonal, curved
+    return edges, diagonal, curved, rotated
 
 
-def page_chars(textpage, height: float) -> tuple[list[Char], list[tuple]]:
-    """(upright characters, bboxes of rotated ones) of a text page, pdfium's generated spaces
-    and line breaks left out."""
+def page_chars(textpage, height: float) -> list[Char]:
+    """The characters of a text page with their loose boxes, pdfium's generated spaces and line
+    breaks left out. (Unicode-map errors are checked later, for the characters that land in a
+    table: `mapped`.)"""
     import pypdfium2.raw as pr
 
     raw = textpage.raw
     n = pr.FPDFText_CountChars(raw)
     if n < 0:
         raise NotSure("no text page")
+    if n == 0:
+        return []
+    buf = (ctypes.c_ushort * (n + 1))()
+    if pr.FPDFText_GetText(raw, 0, n, buf) != n + 1:
+        raise NotSure("text length differs from the character count")
+    units = list(buf[:n])
     r = pr.FS_RECTF()
     chars: list[Char] = []
-    rotated: list[tuple] = []
-    get_u, is_gen, box = pr.FPDFText_GetUnicode, pr.FPDFText_IsGenerated, pr.FPDFText_GetLooseCharBox
-    angle, maperr = pr.FPDFText_GetCharAngle, pr.FPDFText_HasUnicodeMapError
-    for i in range(n):
-        g = is_gen(raw, i)
-        if g == 1:
-            continue
-        if g < 0:
-            raise NotSure("unreadable character")
-        u = get_u(raw, i)
-        if 0xD800 <= u <= 0xDFFF or maperr(raw, i) == 1:
-            raise NotSure("character without a Unicode value")
+    is_gen, box = pr.FPDFText_IsGenerated, pr.FPDFText_GetLooseCharBox
+    for i, u in enumerate(units):
+        if 0xD800 <= u <= 0xDFFF:
+            raise NotSure("character outside the BMP")
+        t = chr(u)
+        if t.isspace() or u == 0xFFFE or u == 0:
+            g = is_gen(raw, i)
+            if g == 1:
+                continue
+            if g < 0:
+                raise NotSure("unreadable character")
         if not box(raw, i, r):
             raise NotSure("character without a box")
-        t = chr(u)
-        c = Char(_LIGATURES.get(t, t), r.left, height - r.top, r.right, height - r.bottom)
-        a = angle(raw, i)             # radians in [0, 2π); -1 on error
-        if a != 0 and (a < 0 or min(a, _TWO_PI - a) > 1e-3):
-            rotated.append((c.x0, c.top, c.x1, c.bottom))
-            continue
-        chars.append(c)
-    return chars, rotated
+        chars.append(Char(_LIGATURES.get(t, t), r.left, height - r.top, r.right, height - r.bottom, i))
+    return chars
+
+
+def mapped(textpage, chars: list[Char]) -> None:
+    """Raises NotSure when one of the characters has no Unicode mapping (pdfium then shows the
+    glyph code, pdfminer `(cid:N)`: neither is the printed character)."""
+    import pypdfium2.raw as pr
+
+    raw = textpage.raw
+    err = pr.FPDFText_HasUnicodeMapError
+    for c in chars:
+        if err(raw, c.index) != 0:
+            raise NotSure("character without a Unicode value")
 
 
 # --- the grid: pdfplumber's table finder on our edges ----------------------------------------
@@ -248,16 +272,63 @@ def page_chars(textpage, height: float) -> tuple[list[Char], list[tuple]]:
 def find_table_cells(edges: list[dict]) -> list[list[tuple[float, float, float, float]]]:
     """Cell bboxes of every table (pdfplumber's TableFinder with the default settings)."""
     from pdfplumber import utils
-    from pdfplumber.table import (cells_to_tables, edges_to_intersections,
-                                  intersections_to_cells, merge_edges)
+    from pdfplumber.table import cells_to_tables, edges_to_intersections, merge_edges
 
     v = utils.filter_edges(edges, "v", min_length=EDGE_MIN_LENGTH_PREFILTER)
     h = utils.filter_edges(edges, "h", min_length=EDGE_MIN_LENGTH_PREFILTER)
     merged = merge_edges(v + h, SNAP, SNAP, JOIN, JOIN)
     merged = utils.filter_edges(merged, min_length=EDGE_MIN_LENGTH)
     inter = edges_to_intersections(merged, INTERSECTION, INTERSECTION)
-    cells = intersections_to_cells(inter)
-    return cells_to_tables(cells)
+    return cells_to_tables(intersections_to_cells(inter))
+
+
+def intersections_to_cells(intersections: dict) -> list[tuple[float, float, float, float]]:
+    """pdfplumber.table.intersections_to_cells, the same cells in the same order, without its
+    quadratic scans: for each intersection (sorted), the first point below it joined by a
+    vertical edge and the first point right of it joined by a horizontal edge whose corner
+    closes the rectangle (edges compared by bbox, as pdfplumber does)."""
+    def bbox(e):
+        return (e["x0"], e["top"], e["x1"], e["bottom"])
+
+    vset = {p: frozenset(map(bbox, d["v"])) for p, d in intersections.items()}
+    hset = {p: frozenset(map(bbox, d["h"])) for p, d in intersections.items()}
+    points = sorted(intersections)
+    column: dict[float, list] = {}
+    row: dict[float, list] = {}
+    for p in points:
+        column.setdefault(p[0], []).append(p)
+        row.setdefault(p[1], []).append(p)
+    # position of each point in its column / row (points are sorted by x, then y)
+    col_pos = {p: k for pts in column.values() for k, p in enumerate(pts)}
+    row_pos: dict = {}
+    for pts in row.values():
+        pts.sort()
+        for k, p in enumerate(pts):
+            row_pos[p] = k
+    cells = []
+    for pt in points:
+        below = column[pt[0]][col_pos[pt] + 1:]
+        right = row[pt[1]][row_pos[pt] + 1:]
+        if not below or not right:
+            continue
+        pv, ph = vset[pt], hset[pt]
+        found = None
+        for b in below:
+            if pv.isdisjoint(vset[b]):
+                continue
+            for r in right:
+                if ph.isdisjoint(hset[r]):
+                    continue
+                br = (r[0], b[1])
+                if br in vset and not vset[br].isdisjoint(vset[r]) \
+                        and not hset[br].isdisjoint(hset[b]):
+                    found = (pt[0], pt[1], br[0], br[1])
+                    break
+            if found:
+                break
+        if found:
+            cells.append(found)
+    return cells
 
 
 def _rows(cells: list[tuple]) -> list[tuple]:
@@ -292,6 +363,10 @@ def extract_text(chars: list[Char]) -> str:
     """pdfplumber.utils.extract_text(chars) for upright text with the default tolerances."""
     if not chars:
         return ""
+    top_min = min(c.top for c in chars)
+    if max(c.top for c in chars) - top_min <= Y_TOLERANCE:
+        # one line (every cell of a number): its words joined by a space
+        return " ".join(w for w in _words(sorted(chars, key=_x0)))
     words: list[tuple[float, str]] = []      # (top, text)
     for line in _cluster(chars, lambda c: c.top, Y_TOLERANCE):
         line = sorted(line, key=lambda c: c.x0)
@@ -313,6 +388,28 @@ def extract_text(chars: list[Char]) -> str:
     return "\n".join(" ".join(w[1] for w in ln) for ln in lines)
 
 
+def _x0(c: Char) -> float:
+    return c.x0
+
+
+def _words(line: list[Char]):
+    """Texts of the words of one line of chars sorted by x0 (pdfplumber's WordExtractor)."""
+    cur: list[Char] = []
+    for c in line:
+        if c.text.isspace():
+            if cur:
+                yield "".join(x.text for x in cur)
+            cur = []
+        elif cur and (c.x0 < cur[-1].x0 or c.x0 > cur[-1].x1 + X_TOLERANCE
+                      or abs(c.top - cur[-1].top) > Y_TOLERANCE):
+            yield "".join(x.text for x in cur)
+            cur = [c]
+        else:
+            cur.append(c)
+    if cur:
+        yield "".join(x.text for x in cur)
+
+
 def cell_text(raw: str | None) -> str:
     """A cell's lines joined without a space (Chinese labels wrap without one)."""
     if not raw:
@@ -327,13 +424,13 @@ def page_tables(page, textpage, page_no: int) -> tuple[list[TablePart], tuple[st
     same order), and (text above the first table, text below the last) for joining a table
     split across pages; None when no part was kept. Raises NotSure."""
     width, height = check_page(page)
-    edges, diagonal, curved = path_geometry(page, height)
+    edges, diagonal, curved, rotated = path_geometry(page, height)
     if not edges:
         raise NotSure("no ruling")
     tables = find_table_cells(edges)
     if not tables:
         raise NotSure("no ruled grid")
-    chars, rotated = page_chars(textpage, height)
+    chars = page_chars(textpage, height)
     used: set[int] = set()
     parts: list[TablePart] = []
     boxes: list[tuple] = []
@@ -347,6 +444,7 @@ def page_tables(page, textpage, page_no: int) -> tuple[list[TablePart], tuple[st
             if any(_overlaps(b, bbox) for b in found):
                 raise NotSure(f"{what} in a table")
         texts = _assign(cells, chars, used)
+        mapped(textpage, [c for cs in texts.values() for c in cs])
         out = []
         for c in _rows(cells):
             out.append(BoxCell(bbox=tuple(round(v, 2) for v in c),

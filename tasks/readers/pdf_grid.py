@@ -16,6 +16,7 @@ label column whose merged cell continues at the top of the next page filled in.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from tasks.labels import squash
@@ -72,12 +73,14 @@ def cluster(values: list[float], tol: float = EDGE_TOL) -> list[float]:
 
 
 def _nearest(edges: list[float], v: float) -> int:
-    best, bi = None, 0
-    for i, e in enumerate(edges):
-        d = abs(e - v)
-        if best is None or d < best:
-            best, bi = d, i
-    return bi
+    """Index of the edge nearest to v (the first of equally near ones); edges sorted."""
+    i = bisect_left(edges, v)
+    if i <= 0:
+        return 0
+    if i >= len(edges):
+        return bisect_left(edges, edges[-1])
+    j = i - 1 if v - edges[i - 1] <= edges[i] - v else i
+    return bisect_left(edges, edges[j])      # the first of equal edges
 
 
 def is_label(text: str) -> bool:
