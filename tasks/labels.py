@@ -22,20 +22,28 @@ _NUMBERING = re.compile(
 _DROP = re.compile(r"[\s\u3000\"'“”‘’「」『』《》〈〉()（）\[\]【】、,，.．。:：;；!！?？\-—_·/|]+")
 
 
+_SPACE = re.compile(r"\s+")
+
+
 @lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """NFKC, no whitespace, no quotes/brackets/punctuation, no leading numbering (一、 （一） 1.)."""
-    t = unicodedata.normalize("NFKC", text or "")
-    t = re.sub(r"\s+", "", t)
-    t = _NUMBERING.sub("", t)
-    return _DROP.sub("", t)
+    t = _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+    return _DROP.sub("", _NUMBERING.sub("", t))
 
 
 @lru_cache(maxsize=65536)
 def squash(text: str) -> str:
     """Normalise without removing numbering (for section/table markers like 第二十条第（一）项)."""
     t = unicodedata.normalize("NFKC", text or "")
-    return _DROP.sub("", re.sub(r"\s+", "", t))
+    return _DROP.sub("", _SPACE.sub("", t))
+
+
+def normalize_and_squash(text: str) -> tuple[str, str]:
+    """(normalize(text), squash(text)) with one NFKC pass, uncached (for one-off texts such as
+    a table row's joined cells, which would only crowd the caches)."""
+    t = _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+    return _DROP.sub("", _NUMBERING.sub("", t)), _DROP.sub("", t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +78,12 @@ MARGIN = 6.0
 _INNER_NUMBERING = re.compile(r"(?:[（(][一二三四五六七八九十]+[)）]|(?<![0-9])[0-9]{1,2}[.．、](?![0-9]))")
 
 
+@lru_cache(maxsize=16384)
 def match_row(label: str, table: str | None = None) -> Match:
     """Match one printed row label (the most specific part, e.g. '2.重复申请') to a row key.
 
     A label that carries its group in front ("（三）不予公开 1.属于国家秘密") is also tried from
-    its last inner numbering on."""
+    its last inner numbering on. Memoised: labels repeat across reports (Match is frozen)."""
     m = _match_core(label, table)
     if m.key is None:
         t = unicodedata.normalize("NFKC", label or "")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache, lru_cache
 
 from tasks import spec
-from tasks.labels import contains_any, match_row, normalize
+from tasks.labels import match_row, normalize, normalize_and_squash, squash
 from tasks.model import Cell, Provenance, Report, Status
 from tasks.numbers import Kind, as_value, parse_cell
 from tasks.readers.grid import Document, Grid, GridCell
@@ -75,24 +76,63 @@ def _proactive_header(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def _cell_info(text: str) -> tuple[Kind, Decimal | None, bool]:
+    """(kind, number, looks like a label) of one printed cell text: cells repeat across reports."""
+    kind, d = parse_cell(text)
+    return kind, d, kind is Kind.GARBAGE and _looks_like_label(text)
+
+
 def split_row(row: list[GridCell]) -> tuple[list[GridCell], list[GridCell]]:
     """(label cells, value slots). The label part ends at the last cell that is text."""
     last_label = -1
     for i, c in enumerate(row):
-        if parse_cell(c.text)[0] is Kind.GARBAGE and _looks_like_label(c.text):
+        if _cell_info(c.text)[2]:
             last_label = i
-    labels = [c for c in row[: last_label + 1] if c.text.strip()]
+    if last_label < 0:
+        return [], row[:]
     # merged-cell copies repeat the same label: keep one
     dedup: list[GridCell] = []
-    for c in labels:
-        if not dedup or normalize(dedup[-1].text) != normalize(c.text):
+    prev = None
+    for c in row[: last_label + 1]:
+        if not c.text.strip():
+            continue
+        n = normalize(c.text)
+        if prev is None or prev != n:
             dedup.append(c)
+            prev = n
     return dedup, row[last_label + 1:]
 
 
 def _looks_like_label(text: str) -> bool:
     n = normalize(text)
     return any("\u4e00" <= ch <= "\u9fff" for ch in n) or (len(n) >= 2 and n.isalpha())
+
+
+_VOTES_2019 = ("本年新制作数量", "上一年项目数量", "第二十条第九项", "政府集中采购")
+_VOTES_2021 = ("本年制发件数", "本年收费金额")
+
+
+@lru_cache(maxsize=16384)
+def _row_markers(joined: str) -> tuple[int, int, str | None, bool]:
+    """What a row's joined text says about the layout: (2019 votes, 2021 votes, table 二's
+    column-header version, appeals header). One normalisation for all four."""
+    n, s = normalize_and_squash(joined)
+    v2019 = sum(1 for m in _VOTES_2019 if m in n)
+    v2021 = sum(1 for m in _VOTES_2021 if m in n)
+    header = None
+    for version, markers in _PROACTIVE_HEADERS.items():
+        if any(m in n for m in markers):
+            header = version
+            break
+    appeals = any(c in s for c in _APPEAL_MARKERS_SQ) or (
+        _REVIEW_SQ in s and _SUIT_SQ in s)
+    return v2019, v2021, header, appeals
+
+
+_APPEAL_MARKERS_SQ = tuple(squash(c) for c in _APPEAL_MARKERS)
+_REVIEW_SQ = squash("行政复议")
+_SUIT_SQ = squash("行政诉讼")
 
 
 def extract_layout(doc: Document) -> Layout:
@@ -109,16 +149,16 @@ def extract_layout(doc: Document) -> Layout:
     for grid in doc.grids:
         for r_idx, row in enumerate(grid.rows):
             labels, slots = split_row(row)
-            joined = "".join(c.text for c in row)
-            _vote_version(joined, version_votes)
-            pro_version = _proactive_header(joined) or pro_version
-            if contains_any(joined, _APPEAL_MARKERS) or (
-                    contains_any(joined, ["行政复议"]) and contains_any(joined, ["行政诉讼"])):
+            v2019, v2021, header, appeals = _row_markers("".join([c.text for c in row]))
+            version_votes["2019"] += v2019
+            version_votes["2021"] += v2021
+            pro_version = header or pro_version
+            if appeals:
                 appeals_header_seen = True
-            has_values = any(parse_cell(c.text)[0] is Kind.NUMBER for c in slots)
+            kinds = [_cell_info(c.text)[0] for c in slots]
+            has_values = Kind.NUMBER in kinds
             if not has_values:
-                if grid.aligned and slots and all(parse_cell(c.text)[0] is Kind.BLANK
-                                                  for c in slots):
+                if grid.aligned and slots and all(k is Kind.BLANK for k in kinds):
                     key = (match_row(labels[-1].text).key if labels
                            else "appeals.cases" if appeals_header_seen else None)
                     if key is not None:
@@ -148,7 +188,7 @@ def extract_layout(doc: Document) -> Layout:
                     m = m2
             pending_label = None
             if (m.key is None and appeals_header_seen and "appeals.cases" not in seen_rows
-                    and sum(parse_cell(c.text)[0] is Kind.NUMBER for c in slots) >= 10):
+                    and kinds.count(Kind.NUMBER) >= 10):
                 # the data row of table 四 sometimes carries a label of its own (案件数量)
                 _map_row(out, grid, r_idx, "appeals.cases", labels, slots, doc)
                 seen_rows["appeals.cases"] = (grid.index, r_idx)
@@ -186,80 +226,81 @@ def extract_layout(doc: Document) -> Layout:
     return out
 
 
-def _vote_version(text: str, votes: dict[str, int]) -> None:
-    n = normalize(text)
-    for marker in ("本年新制作数量", "上一年项目数量", "第二十条第九项", "政府集中采购"):
-        if marker in n:
-            votes["2019"] += 1
-    for marker in ("本年制发件数", "本年收费金额"):
-        if marker in n:
-            votes["2021"] += 1
-
-
-def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[GridCell],
-             slots: list[GridCell], doc: Document, version: str | None = None) -> None:
+@cache
+def _row_spec(row_id: str, version: str | None) -> tuple[tuple[str, ...], tuple, tuple]:
+    """(cell keys in printed column order, their column labels, whether each is a decimal)."""
     table, row_key = row_id.split(".", 1)
     if row_key == spec.OTHER_SINGLE_ROW:
         cols = list(spec.REQUEST_COLUMNS)
     else:
         cols = row_columns(table, row_key, version)
-    keys = [f"{row_id}.{c}" for c in cols]
+    keys = tuple(f"{row_id}.{c}" for c in cols)
+    return keys, tuple(_col_label(k) for k in keys), tuple(_is_decimal(k) for k in keys)
+
+
+def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[GridCell],
+             slots: list[GridCell], doc: Document, version: str | None = None) -> None:
+    keys_t, col_labels, decimals = _row_spec(row_id, version)
+    keys = list(keys_t)
     n = len(keys)
-    label_text = " ".join(c.text for c in labels) or None
+    label_text = " ".join([c.text for c in labels]) or None
     row = grid.rows[r_idx]
     col_of = {id(c): i for i, c in enumerate(row)}
+    cells = out.cells
+    path, g_index = doc.path, grid.index
 
-    def put(k: str, cell: GridCell | None, status: Status, value) -> None:
-        src = None
-        if cell is not None:
-            src = Provenance(file=doc.path, page=cell.page, line=cell.line, table=grid.index,
-                             row=r_idx, col=col_of.get(id(cell)), bbox=cell.bbox, text=cell.text,
-                             row_label=label_text, col_label=_col_label(k))
-        out.cells[k] = Cell(value, status, src, cell.confidence if cell else None)
+    def put(k: str, cell: GridCell | None, status: Status, value, pos: int) -> None:
+        if cell is None:
+            cells[k] = Cell(value, status, None, None)
+            return
+        cells[k] = Cell(value, status,
+                        Provenance(path, cell.page, cell.line, g_index, r_idx, col_of.get(id(cell)),
+                                   cell.bbox, cell.text, label_text, col_labels[pos]),
+                        cell.confidence)
 
-    def put_slot(k: str, cell: GridCell) -> None:
-        kind, d = parse_cell(cell.text)
+    def put_slot(pos: int, cell: GridCell) -> None:
+        k = keys[pos]
+        kind, d, _ = _cell_info(cell.text)
         if kind is Kind.NUMBER:
-            v = as_value(d, _is_decimal(k))
+            v = as_value(d, decimals[pos])
             status = Status.READ
             if cell.confidence is not None and cell.confidence < UNCERTAIN_BELOW:
                 status = Status.UNCERTAIN
-            put(k, cell, status, v)
+            put(k, cell, status, v, pos)
         else:
-            put(k, cell, Status.BLANK, None)
+            put(k, cell, Status.BLANK, None, pos)
             if kind is Kind.GARBAGE:
                 out.warnings.append(("cell.unparseable",
-                                     f"“{label_text}”行第{keys.index(k) + 1}个数据格的内容“{cell.text}”不是数字，按空白处理",
+                                     f"“{label_text}”行第{pos + 1}个数据格的内容“{cell.text}”不是数字，按空白处理",
                                      [k]))
 
-    slots = list(slots)
     if grid.aligned:
         trimmed = _aligned_slots(slots, n)
         if trimmed is not None:
-            for k, c in zip(keys, trimmed):
-                put_slot(k, c)
+            for pos, c in enumerate(trimmed):
+                put_slot(pos, c)
             return
     # Positions cannot be trusted: only the printed, non-empty values and their order count.
     shown = [c for c in slots if c.text.strip() != ""]
     if len(shown) == n:
-        for k, c in zip(keys, shown):
-            put_slot(k, c)
+        for pos, c in enumerate(shown):
+            put_slot(pos, c)
         return
     if len(shown) > n:
-        for k in keys:
-            put(k, None, Status.BLANK, None)
+        for pos, k in enumerate(keys):
+            put(k, None, Status.BLANK, None, pos)
         out.warnings.append(("layout.too_many_values",
                              f"“{label_text}”行有{len(shown)}个数字，多于{n}列，无法对应，已全部按空白处理", keys))
         return
     parsed = [(parse_cell(c.text), c) for c in shown]
     if any(kind is not Kind.NUMBER for (kind, _), _ in parsed):
-        for k in keys:
-            put(k, None, Status.BLANK, None)
+        for pos, k in enumerate(keys):
+            put(k, None, Status.BLANK, None, pos)
         out.warnings.append(("layout.lost_cells",
                              f"“{label_text}”行只显示{len(shown)}个值（应有{n}列），且含非数字内容，无法确定各数字所在列，已全部按空白处理", keys))
         return
-    for k in keys:
-        put(k, None, Status.BLANK, None)
+    for pos, k in enumerate(keys):
+        put(k, None, Status.BLANK, None, pos)
     out.lost.append(LostRow(keys=keys, shown=[(d, c) for (_, d), c in parsed],
                             label=label_text or row_id, file=doc.path, table=grid.index,
                             row=r_idx))
@@ -290,32 +331,50 @@ def _col_label(k: str) -> str | None:
     return c.col_label if c else None
 
 
+@cache
+def _expected_rows(version: str | None) -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """table → its rows (row id, the row's keys) in the format's order."""
+    expected = spec.format_keys(version)
+    out = {}
+    for table in spec.TABLES:
+        rows = dict.fromkeys(k.rsplit(".", 1)[0] for k in expected if k.startswith(table + "."))
+        out[table] = tuple((r, tuple(k for k in expected if k.startswith(r + "."))) for r in rows)
+    return out
+
+
 def to_report(doc: Document, lay: Layout) -> Report:
     rep = Report(file=doc.path, sha256=doc.sha256, format=doc.format,
                  format_version=lay.format_version, tables_found=list(lay.tables_found))
     # the 2021 contract always; a 2019-format report also gets its own keys (blank if unread)
     expected = spec.format_keys(lay.format_version)
+    got = lay.cells
+    cells = rep.cells
     for k in spec.KEYS_2021:
-        rep.cells[k] = lay.cells.get(k, Cell(None, Status.BLANK, None))
+        c = got.get(k)
+        cells[k] = c if c is not None else Cell(None, Status.BLANK, None)
     for k in expected:
-        rep.cells.setdefault(k, lay.cells.get(k, Cell(None, Status.BLANK, None)))
-    for k, c in lay.cells.items():
-        rep.cells.setdefault(k, c)
-    for code, msg, cells in lay.warnings:
-        rep.warn(code, msg, cells)
-    read_single = any(k.startswith("requests.other.") for k in lay.cells)
-    read_subrows = any(k.startswith("requests.other_") for k in lay.cells)
+        if k not in cells:
+            c = got.get(k)
+            cells[k] = c if c is not None else Cell(None, Status.BLANK, None)
+    for k, c in got.items():
+        if k not in cells:
+            cells[k] = c
+    for code, msg, wcells in lay.warnings:
+        rep.warn(code, msg, wcells)
+    read_single = any(k.startswith("requests.other.") for k in got)
+    read_subrows = any(k.startswith("requests.other_") for k in got)
     index = spec.cell_index()
+    rows_of = _expected_rows(lay.format_version)
     for table in spec.TABLES:
         if table in lay.tables_found:
-            missing_rows = list(dict.fromkeys(k.rsplit(".", 1)[0] for k in expected
-                                              if k.startswith(table + ".") and k not in lay.cells))
-            for r in missing_rows:
+            for r, row_keys in rows_of[table]:
+                if all(k in got for k in row_keys):
+                    continue
                 if r.startswith("requests.other_") and read_single:
                     continue   # the single （六）其他处理 row stands for the three sub-rows
                 if r == "requests.other" and read_subrows:
                     continue   # … and the three sub-rows for the single row
-                row_keys = [k for k in expected if k.startswith(r + ".")]
                 label = index[row_keys[0]].row_label
-                rep.warn("layout.row_missing", f"表格中未找到“{label}”行，该行按空白处理", row_keys)
+                rep.warn("layout.row_missing", f"表格中未找到“{label}”行，该行按空白处理",
+                         list(row_keys))
     return rep

@@ -10,6 +10,7 @@ A run of table rows (either layout) between running-text lines is one grid.
 from __future__ import annotations
 
 import codecs
+import re
 
 from charset_normalizer import from_bytes
 
@@ -43,11 +44,15 @@ def decode(data: bytes) -> tuple[str, str]:
     return str(best), best.encoding
 
 
+_NON_ASCII_LETTER = re.compile(r"[^\x00-\x7f\s]")   # \s: the characters str.isspace() accepts
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _cjk_ratio(text: str) -> float:
-    letters = [c for c in text if not c.isspace() and not c.isascii()]
+    letters = _NON_ASCII_LETTER.subn("", text)[1]
     if not letters:
         return 0.0
-    return sum(1 for c in letters if "\u4e00" <= c <= "\u9fff") / len(letters)
+    return _CJK.subn("", text)[1] / letters
 
 
 def read_text(path: str, data: bytes, sha256: str) -> Document:
@@ -59,45 +64,55 @@ def read_text(path: str, data: bytes, sha256: str) -> Document:
     rows: list[list[GridCell]] = []     # rows of the grid being built
     cur: list[GridCell] = []            # the one-cell-per-line row being built
     aligned = True
+    # Every row of `rows` is one cell per line (no tab-separated row among them). A row built
+    # line by line always has one line per cell and a tab-separated row always has two or more
+    # cells on one line, so this flag is `_is_cell_per_line_grid(rows)`, kept as rows are added.
+    per_line = True
+    text_lines = doc.text
 
-    def end_row() -> None:
-        nonlocal cur
+    def end_grid() -> None:
+        nonlocal rows, aligned, cur, per_line
         if cur:
             rows.append(cur)
             cur = []
-
-    def end_grid() -> None:
-        nonlocal rows, aligned
-        end_row()
         if rows:
             grids.append(Grid(rows=rows, index=len(grids), aligned=aligned))
         rows = []
         aligned = True
+        per_line = True
 
-    for n, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\n")
-        stripped = line.strip()
-        if line.startswith("\t") and "\t" not in line[1:]:
-            # one cell per line
-            if rows and not cur and not _is_cell_per_line_grid(rows):
+    n = 0
+    for line in lines:
+        n += 1
+        if line.startswith("\t"):
+            if "\t" not in line[1:]:
+                # one cell per line
+                if rows and not cur and not per_line:
+                    end_grid()
+                cur.append(GridCell(line[1:].strip(), None, n))
+                continue
+        elif "\t" not in line:
+            stripped = line.strip()
+            if not stripped:
+                if cur:     # a blank line ends a one-cell-per-line row, not the grid
+                    rows.append(cur)
+                    cur = []
+                continue
+            if _is_separator(stripped):
+                continue
+            if cur or rows:
                 end_grid()
-            cur.append(GridCell(text=line[1:].strip(), line=n))
+            text_lines.append(TextLine(stripped, None, n))
             continue
-        if "\t" in line:
-            # a tab-separated row (possibly beginning with an empty cell)
-            end_row()
-            if rows and aligned and _is_cell_per_line_grid(rows):
-                end_grid()
-            aligned = False
-            rows.append([GridCell(text=f.strip(), line=n) for f in line.split("\t")])
-            continue
-        if not stripped:
-            end_row()       # a blank line ends a one-cell-per-line row, not the grid
-            continue
-        if _is_separator(stripped):
-            continue
-        end_grid()
-        doc.text.append(TextLine(text=stripped, line=n))
+        # a tab-separated row (possibly beginning with an empty cell)
+        if cur:
+            rows.append(cur)
+            cur = []
+        if rows and aligned and per_line:
+            end_grid()
+        aligned = False
+        per_line = False
+        rows.append([GridCell(f.strip(), None, n) for f in line.split("\t")])
     end_grid()
     doc.grids = grids
     # Running text also keeps the table lines' text, so metadata can see everything.
