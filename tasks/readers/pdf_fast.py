@@ -19,7 +19,8 @@ certainty, and the caller hands the page to pdfplumber instead: a rotated or cro
 ruled grid, a diagonal line or a curve across a table, rotated text in a table, text in a table
 outside every cell, a character whose centre lies on a cell border (pdfminer's character
 heights differ from pdfium's, so such a character could land in another cell), overlapping
-cells, characters pdfium cannot map to Unicode.
+cells, characters pdfium cannot map to Unicode, a glyph drawn twice that pdfium did not fold
+into one (pdfplumber's path removes those with `pdf.dedupe`).
 """
 from __future__ import annotations
 
@@ -267,6 +268,24 @@ def mapped(textpage, chars: list[Char]) -> None:
             raise NotSure("character without a Unicode value")
 
 
+def doubled(chars: list[Char], tol: float = 1.0) -> bool:
+    """Some glyph drawn a second time at (nearly) the same place and size (simulated bold
+    pdfium did not fold into one: pdf.dedupe's case, left to the pdfplumber path)."""
+    seen: dict[tuple[str, int], list[Char]] = {}
+    for c in chars:
+        if c.text.isspace():
+            continue
+        b = int(c.top // 1)
+        for bb in (b - 1, b, b + 1):
+            for d in seen.get((c.text, bb), ()):
+                if abs(d.x0 - c.x0) <= tol and abs(d.top - c.top) <= tol \
+                        and abs((d.x1 - d.x0) - (c.x1 - c.x0)) <= 0.1 \
+                        and abs((d.bottom - d.top) - (c.bottom - c.top)) <= 0.1:
+                    return True
+        seen.setdefault((c.text, b), []).append(c)
+    return False
+
+
 # --- the grid: pdfplumber's table finder on our edges ----------------------------------------
 
 def find_table_cells(edges: list[dict]) -> list[list[tuple[float, float, float, float]]]:
@@ -444,7 +463,10 @@ def page_tables(page, textpage, page_no: int) -> tuple[list[TablePart], tuple[st
             if any(_overlaps(b, bbox) for b in found):
                 raise NotSure(f"{what} in a table")
         texts = _assign(cells, chars, used)
-        mapped(textpage, [c for cs in texts.values() for c in cs])
+        in_cells = [c for cs in texts.values() for c in cs]
+        mapped(textpage, in_cells)
+        if doubled(in_cells):
+            raise NotSure("a glyph drawn twice in a table")
         out = []
         for c in _rows(cells):
             out.append(BoxCell(bbox=tuple(round(v, 2) for v in c),
