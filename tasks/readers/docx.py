@@ -118,48 +118,105 @@ def read_docx(path: str, data: bytes, sha256: str) -> Document:
     return doc
 
 
+class _Tags:
+    """Clark names of the WordprocessingML elements the walker looks at, for one namespace."""
+
+    def __init__(self, ns: str):
+        def w(local: str) -> str:
+            return f"{{{ns}}}{local}"
+        self.w = w
+        for local in ("body", "p", "tbl", "tr", "tc", "t", "tab", "br", "cr", "noBreakHyphen",
+                      "r", "rPr", "vanish", "txbxContent", "del", "instrText", "delText",
+                      "moveFrom", "sdt", "sdtContent", "customXml", "smartTag", "trPr", "tcPr",
+                      "gridBefore", "gridAfter", "gridSpan", "vMerge", "hMerge", "val"):
+            setattr(self, local, w(local))
+        self.fallback = f"{{{MC_NS}}}Fallback"
+        self.block = frozenset((self.p, self.tbl))
+        # containers looked through for block-level content
+        self.container = frozenset((self.sdt, self.customXml, self.sdtContent, self.smartTag,
+                                    f"{{{MC_NS}}}AlternateContent", f"{{{MC_NS}}}Choice"))
+        self.row_container = frozenset((self.sdt, self.customXml))
+        self.skip = frozenset((self.fallback, self.del_, self.instrText, self.delText,
+                               self.moveFrom))
+        # what the shown text of a paragraph is made of (in document order) …
+        self.text_parts = (self.t, self.tab, self.br, self.cr, self.noBreakHyphen)
+        # … when none of these is in it (hidden runs, deletions, moves, fallbacks, text boxes)
+        self.special = (self.fallback, self.del_, self.moveFrom, self.vanish, self.txbxContent)
+
+    @property
+    def del_(self) -> str:
+        return self.w("del")
+
+
+_TAGS: dict[str, _Tags] = {}
+
+
+def _tags(ns: str) -> _Tags:
+    t = _TAGS.get(ns)
+    if t is None:
+        t = _TAGS[ns] = _Tags(ns)
+    return t
+
+
 class _DocxWalker:
     def __init__(self, root: etree._Element, doc: Document):
         ns = etree.QName(root).namespace
         if ns not in W_NAMESPACES:
             raise ReadError("docx.malformed", "DOCX的document.xml不是WordprocessingML文档")
         self.ns = ns
+        self.tags = _tags(ns)
         self.root = root
         self.doc = doc
         self.cells_total = 0
+        # most documents have no hidden text, deletions, fallbacks or text boxes anywhere: then
+        # every paragraph's text is simply its w:t/w:tab/w:br… in document order
+        self.simple = next(root.iter(*self.tags.special), None) is None
+        self.part_text = {self.tags.t: None, self.tags.tab: " ", self.tags.br: "\n",
+                          self.tags.cr: "\n", self.tags.noBreakHyphen: "-"}
 
     def w(self, local: str) -> str:
         return f"{{{self.ns}}}{local}"
 
     def run(self) -> None:
-        body = self.root.find(self.w("body"))
+        tg = self.tags
+        body = self.root.find(tg.body)
         if body is None:
             raise ReadError("docx.malformed", "DOCX的document.xml没有正文（w:body）")
+        text = self.doc.text
         for el in self._blocks(body):
-            if el.tag == self.w("p"):
+            if el.tag == tg.p:
                 for ln in self._para_lines(el):
-                    self.doc.text.append(TextLine(text=ln))
-            elif el.tag == self.w("tbl"):
+                    text.append(TextLine(text=ln))
+            else:
                 self._table(el)
 
     def _blocks(self, parent: etree._Element):
         """Block-level children (w:p, w:tbl), looking through content controls/custom XML."""
-        stack = list(reversed(list(parent)))
+        tg = self.tags
+        block, container, sdt = tg.block, tg.container, tg.sdt
+        stack = list(parent)
+        stack.reverse()
         while stack:
             el = stack.pop()
-            if not isinstance(el.tag, str):
-                continue
-            if el.tag in (self.w("p"), self.w("tbl")):
+            tag = el.tag
+            if tag in block:
                 yield el
-            elif el.tag in (self.w("sdt"), self.w("customXml"), self.w("sdtContent"),
-                            self.w("smartTag"), f"{{{MC_NS}}}AlternateContent",
-                            f"{{{MC_NS}}}Choice"):
-                inner = el.find(self.w("sdtContent")) if el.tag == self.w("sdt") else el
+            elif tag in container:
+                inner = el.find(tg.sdtContent) if tag == sdt else el
                 if inner is not None:
                     stack.extend(reversed(list(inner)))
 
     # ---------------------------------------------------------------------- paragraph text
     def _para_text(self, p: etree._Element) -> str:
+        tg = self.tags
+        if self.simple or next(p.iter(*tg.special), None) is None:
+            part = self.part_text
+            return "".join([(el.text or "") if (s := part[el.tag]) is None else s
+                            for el in p.iter(*tg.text_parts)])
+        return self._para_text_full(p)
+
+    def _para_text_full(self, p: etree._Element) -> str:
+        tg = self.tags
         out: list[str] = []
         stack = [p]
         boxes: list[etree._Element] = []
@@ -168,26 +225,25 @@ class _DocxWalker:
             tag = el.tag
             if not isinstance(tag, str):
                 continue
-            if tag == f"{{{MC_NS}}}Fallback" or tag in (self.w("del"), self.w("instrText"),
-                                                          self.w("delText"), self.w("moveFrom")):
+            if tag in tg.skip:
                 continue          # not shown: fallbacks, deletions, field codes, moved away
-            if tag == self.w("r") and self._hidden(el):
+            if tag == tg.r and self._hidden(el):
                 continue
-            if tag == self.w("txbxContent"):
+            if tag == tg.txbxContent:
                 boxes.append(el)
                 continue
-            if tag == self.w("t"):
+            if tag == tg.t:
                 out.append(el.text or "")
-            elif tag == self.w("tab"):
+            elif tag == tg.tab:
                 out.append(" ")
-            elif tag in (self.w("br"), self.w("cr")):
+            elif tag == tg.br or tag == tg.cr:
                 out.append("\n")
-            elif tag == self.w("noBreakHyphen"):
+            elif tag == tg.noBreakHyphen:
                 out.append("-")
             stack.extend(reversed(list(el)))
         text = "".join(out)
         for box in boxes:
-            for bp in box.iter(self.w("p")):
+            for bp in box.iter(tg.p):
                 t = self._para_text(bp)
                 if t.strip():
                     text += "\n" + t
@@ -195,33 +251,40 @@ class _DocxWalker:
 
     def _hidden(self, run: etree._Element) -> bool:
         """A run formatted as hidden text (w:vanish) is not shown."""
-        rpr = run.find(self.w("rPr"))
+        rpr = run.find(self.tags.rPr)
         if rpr is None:
             return False
-        v = rpr.find(self.w("vanish"))
+        v = rpr.find(self.tags.vanish)
         return v is not None and self._val(v, "true") not in ("false", "0", "off")
 
     def _para_lines(self, p: etree._Element) -> list[str]:
-        lines = (_WS.sub(" ", ln).strip() for ln in self._para_text(p).split("\n"))
+        text = self._para_text(p)
+        if "\n" not in text:
+            ln = _WS.sub(" ", text).strip()
+            return [ln] if ln else []
+        lines = (_WS.sub(" ", ln).strip() for ln in text.split("\n"))
         return [ln for ln in lines if ln]
 
     # --------------------------------------------------------------------------- tables
-    def _children(self, parent: etree._Element, local: str):
-        want = self.w(local)
-        stack = list(reversed(list(parent)))
+    def _children(self, parent: etree._Element, want: str):
+        tg = self.tags
+        rc, sdt = tg.row_container, tg.sdt
+        stack = list(parent)
+        stack.reverse()
         while stack:
             el = stack.pop()
-            if el.tag == want:
+            tag = el.tag
+            if tag == want:
                 yield el
-            elif el.tag in (self.w("sdt"), self.w("customXml")):
-                inner = el.find(self.w("sdtContent")) if el.tag == self.w("sdt") else el
+            elif tag in rc:
+                inner = el.find(tg.sdtContent) if tag == sdt else el
                 if inner is not None:
                     stack.extend(reversed(list(inner)))
 
     def _val(self, el: etree._Element | None, default: str | None = None) -> str | None:
         if el is None:
             return default
-        return el.get(self.w("val"), default)
+        return el.get(self.tags.val, default)
 
     def _int_val(self, el: etree._Element | None, default: int) -> int:
         v = self._val(el)
@@ -231,32 +294,52 @@ class _DocxWalker:
             return default
 
     def _table(self, tbl: etree._Element) -> None:
+        tg = self.tags
         index = len(self.doc.grids)
         grid = Grid(rows=[], index=index, page=None, aligned=True)
         self.doc.grids.append(grid)
         nested: list[etree._Element] = []
         rows: list[list[GridCell]] = []
-        for tr in self._children(tbl, "tr"):
+        tcpr_tag, gs_tag, vm_tag, hm_tag = tg.tcPr, tg.gridSpan, tg.vMerge, tg.hMerge
+        for tr in self._children(tbl, tg.tr):
             if len(rows) >= MAX_GRID_ROWS:
                 raise ReadError("docx.too_large", "DOCX表格行数过多，无法解析")
-            trpr = tr.find(self.w("trPr"))
-            before = self._int_val(trpr.find(self.w("gridBefore")) if trpr is not None else None, 0)
-            after = self._int_val(trpr.find(self.w("gridAfter")) if trpr is not None else None, 0)
+            trpr = tr.find(tg.trPr)
+            if trpr is not None:
+                before = self._int_val(trpr.find(tg.gridBefore), 0)
+                after = self._int_val(trpr.find(tg.gridAfter), 0)
+            else:
+                before = after = 0
             prev = rows[-1] if rows else []
             row: list[GridCell] = [GridCell(text="") for _ in range(before)]
-            for tc in self._children(tr, "tc"):
-                tcpr = tc.find(self.w("tcPr"))
+            for tc in self._children(tr, tg.tc):
+                kids = list(tc)
+                tcpr = None
+                for el in kids:     # the first w:tcPr (as tc.find would, without ElementPath)
+                    if el.tag == tcpr_tag:
+                        tcpr = el
+                        break
                 span = 1
                 vmerge = hmerge = None
                 if tcpr is not None:
-                    span = max(1, self._int_val(tcpr.find(self.w("gridSpan")), 1))
-                    vm = tcpr.find(self.w("vMerge"))
+                    gs = vm = hm = None
+                    for el in tcpr:
+                        tag = el.tag
+                        if tag == gs_tag:
+                            if gs is None:
+                                gs = el
+                        elif tag == vm_tag:
+                            if vm is None:
+                                vm = el
+                        elif tag == hm_tag:
+                            if hm is None:
+                                hm = el
+                    span = max(1, self._int_val(gs, 1))
                     if vm is not None:
                         vmerge = self._val(vm, "continue")
-                    hm = tcpr.find(self.w("hMerge"))
                     if hm is not None:
                         hmerge = self._val(hm, "continue")
-                text = self._cell_text(tc, nested)
+                text = self._cell_text(tc, nested, kids)
                 for dc in range(span):
                     col = len(row)
                     if vmerge == "continue" and col < len(prev):
@@ -280,11 +363,29 @@ class _DocxWalker:
         for t in nested:
             self._table(t)
 
-    def _cell_text(self, tc: etree._Element, nested: list[etree._Element]) -> str:
+    def _cell_text(self, tc: etree._Element, nested: list[etree._Element],
+                   kids: list[etree._Element] | None = None) -> str:
+        tg = self.tags
+        p_tag, tbl_tag, container = tg.p, tg.tbl, tg.container
+        if kids is None:
+            kids = list(tc)
         lines: list[str] = []
-        for el in self._blocks(tc):
-            if el.tag == self.w("p"):
+        n0 = len(nested)
+        for el in kids:
+            tag = el.tag
+            if tag == p_tag:
                 lines.extend(self._para_lines(el))
-            elif el.tag == self.w("tbl"):
+            elif tag == tbl_tag:
                 nested.append(el)
+            elif tag in container:
+                # content controls around the cell's paragraphs: start over with the general
+                # walk, which looks through them in order
+                lines.clear()
+                del nested[n0:]
+                for b in self._blocks(tc):
+                    if b.tag == p_tag:
+                        lines.extend(self._para_lines(b))
+                    else:
+                        nested.append(b)
+                break
         return "\n".join(lines)
