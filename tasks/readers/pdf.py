@@ -1,4 +1,5 @@
-"""PDF → Document: ruled tables from the text layer (pdfplumber), OCR for pages without one.
+"""PDF → Document: ruled tables from the text layer (pdfium, pdfplumber where pdfium is not
+sure), OCR for pages without one.
 
 Steps, cheapest first:
 1. pypdfium2 opens the file (an encrypted file is retried with the empty password; a file that
@@ -6,12 +7,17 @@ Steps, cheapest first:
    (about 25× faster than pdfplumber). That text is the running text (`Document.text`, page
    numbers dropped so the title lines come first) and decides, per page:
    - *text* page holding one of the tables (a table marker or row label in its text), or the
-     page right after one when that page starts with table rows → pdfplumber extracts its ruled
-     tables (after `dedupe_chars()`, so simulated bold does not double digits);
+     page right after one when that page starts with table rows → its ruled tables are read
+     from pdfium's path objects and characters (`pdf_fast`: pdfplumber's table finder on
+     pdfium's edges, the cells pdfplumber would give, ~10× cheaper); a page pdfium's reading
+     is not sure of (no ruled grid, rotated text or a diagonal line in a table, text outside
+     the cells or on a cell border, a doubled glyph, an odd page box) goes to pdfplumber,
+     after `dedupe` so simulated bold does not double digits. `Document.meta["page_engines"]`
+     says which engine read which page ({"pdfium": [3, 4], "pdfplumber": [5], "ocr": [...]});
    - *image* page (no usable text: a scan, or glyphs without a Unicode map that read as
      `(cid:NNN)`) → `tasks.readers.ocr` finds the table grid in the rendered image and reads
      each cell; the page's lines are OCR'd for the running text when it is the first page.
-   Every other page is never handed to pdfplumber, so a 300-page file with one relevant table
+   Every other page's tables are never looked for, so a 300-page file with one relevant table
    costs little more than a 6-page one.
 2. Table parts are turned into grids (`pdf_grid`): merged label cells copied (merged=True),
    a table split across pages joined into one grid (same columns, repeated header dropped).
@@ -354,6 +360,7 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
         engines: dict[str, list[int]] = {}
         if cand:
             fast, unsure = _fast_tables(pdf, cand, between, opened)
+            _close(opened)
             parts += fast
             engines["pdfium"] = [i + 1 for i in cand if i not in unsure]
             if unsure:
@@ -374,10 +381,15 @@ def read_pdf(path: str, data: bytes, sha256: str) -> Document:
             doc.format = "scan"
         return doc
     finally:
-        for page, tp in opened.values():
-            tp.close()
-            page.close()
+        _close(opened)
         pdf.close()
+
+
+def _close(opened: dict[int, tuple]) -> None:
+    for page, tp in opened.values():
+        tp.close()
+        page.close()
+    opened.clear()
 
 
 def _running_text(pages: list[PageInfo], ocr_text: dict[int, list[str]]) -> list[TextLine]:
