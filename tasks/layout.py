@@ -9,6 +9,7 @@ of the numbers, and a row showing fewer numbers than columns is handed to the lo
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -130,6 +131,10 @@ def _row_markers(joined: str) -> tuple[int, int, str | None, bool]:
     return v2019, v2021, header, appeals
 
 
+# The markers hold no digits: each run of ASCII digits can stand as "0" (the numbering
+# pattern and the punctuation around it see the same shape), so rows differing only in their
+# numbers share one cache entry.
+_DIGIT_RUN = re.compile(r"[0-9]+")
 _APPEAL_MARKERS_SQ = tuple(squash(c) for c in _APPEAL_MARKERS)
 _REVIEW_SQ = squash("行政复议")
 _SUIT_SQ = squash("行政诉讼")
@@ -149,7 +154,8 @@ def extract_layout(doc: Document) -> Layout:
     for grid in doc.grids:
         for r_idx, row in enumerate(grid.rows):
             labels, slots = split_row(row)
-            v2019, v2021, header, appeals = _row_markers("".join([c.text for c in row]))
+            v2019, v2021, header, appeals = _row_markers(
+                _DIGIT_RUN.sub("0", "".join([c.text for c in row])))
             version_votes["2019"] += v2019
             version_votes["2021"] += v2021
             pro_version = header or pro_version

@@ -42,10 +42,13 @@ class Metadata:
     notes: list[tuple[str, str]] | None = None
 
 
+_SPACE = re.compile(r"\s+")
+_BODY_TITLE_RE = re.compile(r"([\u4e00-\u9fff（）()]{3,40}?)" + _YEAR + r"年度?" + _TITLE_TAIL)
+_BODY_LEAD = re.compile(r"^(?:根据|按照|现将|现公布|特?发布|编制|以下是|这是|本报告(?:是|为)?)")
+
+
 def _clean(s: str) -> str:
-    s = unicodedata.normalize("NFKC", s)
-    s = re.sub(r"\s+", "", s)
-    return s.strip("：:，,。.、 ")
+    return _SPACE.sub("", unicodedata.normalize("NFKC", s)).strip("：:，,。.、 ")
 
 
 def _agency_ok(name: str) -> bool:
@@ -85,10 +88,11 @@ def find_metadata(doc: Document, max_year: int | None = None) -> Metadata:
                     candidates.append((_clean(head[i - 1]), "title"))
     # the body often restates the full name: "湘乡市XX局2023年政府信息公开工作年度报告，是根据…"
     for line in lines[:40]:
-        for m in re.finditer(r"([\u4e00-\u9fff（）()]{3,40}?)" + _YEAR + r"年度?" + _TITLE_TAIL,
-                             _clean(line)):
+        if "开" not in line:
+            continue    # no 信息公开 (no character normalises to 开): no title restated here
+        for m in _BODY_TITLE_RE.finditer(_clean(line)):
             name = _clean(m.group(1))
-            name = re.sub(r"^(?:根据|按照|现将|现公布|特?发布|编制|以下是|这是|本报告(?:是|为)?)", "", name)
+            name = _BODY_LEAD.sub("", name)
             if _agency_ok(name):
                 candidates.append((name, "body"))
     stem = Path(doc.path).stem
@@ -107,6 +111,8 @@ def find_metadata(doc: Document, max_year: int | None = None) -> Metadata:
 
     period = None
     for line in lines:
+        if "限" not in line:
+            continue    # no 统计期限 (no character normalises to 限)
         m = _PERIOD_RE.search(_clean(line))
         if m:
             period = int(m.group(1))

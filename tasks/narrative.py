@@ -74,11 +74,15 @@ _COMPARISON = re.compile(r"较|同比|相比|比上年|比去年|增长|下降|�
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _CLAUSE_END = re.compile(r"[。;!?]")
 _PAGED = ("pdf", "scan")
+# every pattern above needs one of these words: a clause without any cannot state an item
+_NEEDED = ("申请", "结转", "行政复议", "行政诉讼")
+
+
+_SPACES = re.compile(r"[ \t\u3000\xa0]+")
 
 
 def _normalize(text: str) -> str:
-    s = unicodedata.normalize("NFKC", text)
-    return re.sub(r"[ \t\u3000\xa0]+", "", s)
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _clauses(lines: list[tuple[str, int | None, int | None]], paged: bool):
@@ -119,7 +123,7 @@ def statements(text_lines, year: int | None, paged: bool = False) -> list[dict[s
     """Every high-confidence statement (item, value, text, page, line) in reading order."""
     out: list[dict[str, Any]] = []
     for clause, page, line in _clauses(text_lines, paged):
-        if _COMPARISON.search(clause):
+        if not any(w in clause for w in _NEEDED) or _COMPARISON.search(clause):
             continue
         for item, patterns in PATTERNS.items():
             for p in patterns:
