@@ -66,17 +66,42 @@ def run(
         "--dask-address", envvar="NIANBAO_DASK_ADDRESS",
         help="Extract on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes.")] = None,
     full: Annotated[bool, typer.Option(
-        "--full", help="Re-extract and re-validate every file, not only new or changed ones.")] = False,
+        "--full", help="Re-extract and re-validate every file, not only new or changed ones "
+                       "(implies --rehash).")] = False,
+    rehash: Annotated[bool, typer.Option(
+        "--rehash", help="Read and hash every file again instead of trusting the stat cache "
+                         "(<warehouse>.hashes: size, mtime, ctime and inode unchanged means "
+                         "content unchanged).")] = False,
 ):
     """Run the whole pipeline (a Prefect flow): ingest, extract, validate, load, roll up.
 
     One run at a time per warehouse (a lock file beside it): a second run waits --wait seconds,
     then stops with a message."""
+    # Prefect's temporary API server starts in the background first (flows/settings.py): it
+    # comes up while this process imports Prefect and hashes the inputs
+    server = settings.early_temporary_server()
+    try:
+        _run(inputs, warehouse, manifest, province, json_out, wait, workers, dask_address, full,
+             rehash, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(inputs, warehouse, manifest, province, json_out, wait, workers, dask_address, full,
+         rehash, server) -> None:
+    import contextlib
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows.pipeline import run_pipeline
 
-    with Progress(TextColumn("[bold]提取"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    api = contextlib.nullcontext()
+    if server is not None:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        api = temporary_settings({PREFECT_API_URL: server.api_url()})
+    with api, Progress(TextColumn("[bold]提取"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=json_out) as bar:
         tid = bar.add_task("extract", total=None)
 
@@ -86,7 +111,7 @@ def run(
         summary = run_pipeline([str(i) for i in inputs], str(warehouse),
                                str(manifest) if manifest else None, province, progress=progress,
                                lock_timeout=wait, workers=workers, dask_address=dask_address,
-                               full=full)
+                               full=full, rehash=rehash)
     if json_out:
         out.print_json(json.dumps(summary.__dict__, ensure_ascii=False, default=str))
         return

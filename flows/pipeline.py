@@ -68,6 +68,7 @@ class RunSummary:
     missing: list[str] = field(default_factory=list)          # inputs that do not exist
     status: str = "running"
     executor: str = ""                    # inline | processes(N) | dask(address)
+    hashed: int = 0                       # files read and hashed (the others: stat cache)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Options:
     dask_address: str | None = None
     full: bool = False
     batch_size: int = BATCH_SIZE
+    rehash: bool = False          # ignore the stat cache (tasks.incremental.hash_files)
 
 
 # ------------------------------------------------------------------------------ the engine
@@ -93,9 +95,11 @@ class Ops:
     withdraw: Callable
 
 
-def ingest_fn(inputs: list[str]):
+def ingest_fn(inputs: list[str], hash_cache: str | None = None, rehash: bool = False):
     found = _ingest.discover(inputs)
-    return found, _inc.hash_files(found.files)
+    stats = _inc.HashStats()
+    entries = _inc.hash_files(found.files, cache=hash_cache, rehash=rehash, stats=stats)
+    return found, entries, stats
 
 
 def plan_fn(con, entries, contexts, rules, full):
@@ -143,8 +147,10 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
 
     started = time.time()
     t = time.perf_counter()
-    found, entries = ops.ingest(list(opts.inputs))
+    found, entries, hstats = ops.ingest(list(opts.inputs), _hash_cache(opts.warehouse),
+                                        opts.full or opts.rehash)
     summary.files, summary.skipped, summary.missing = len(entries), len(found.skipped), found.missing
+    summary.hashed = hstats.hashed
     t = lap("ingest", t)
 
     con = open_warehouse(opts.warehouse)
@@ -256,6 +262,11 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
     return summary
 
 
+def _hash_cache(warehouse: str) -> str | None:
+    p = _inc.stat_cache_path(warehouse)
+    return None if p is None else str(p)
+
+
 def _changed(load: dict) -> bool:
     """Did the run's loads change any report or finding? (If not, and the previous run was
     complete, the cross-report findings are up to date: skip them.)"""
@@ -331,8 +342,8 @@ class _DaskExtractor:
 
 # ---------------------------------------------------------------------------- Prefect tasks
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(inputs: list[str]):
-    return ingest_fn(inputs)
+def ingest_task(inputs: list[str], hash_cache: str | None = None, rehash: bool = False):
+    return ingest_fn(inputs, hash_cache, rehash)
 
 
 @task(name="plan", cache_policy=NO_CACHE)
@@ -378,13 +389,13 @@ PREFECT_OPS = Ops(*(_quoted(t) for t in (ingest_task, plan_task, validate_task, 
 
 
 def _options(inputs, warehouse, manifest, province_hint, workers, dask_address, full,
-             batch_size) -> Options:
+             batch_size, rehash: bool = False) -> Options:
     return Options(inputs=[str(i) for i in inputs], warehouse=str(warehouse),
                    manifest=str(manifest) if manifest else None, province_hint=province_hint,
                    workers=settings.workers() if workers is None else workers,
                    dask_address=dask_address if dask_address is not None
                    else settings.dask_address(),
-                   full=full, batch_size=batch_size or settings.batch_size())
+                   full=full, batch_size=batch_size or settings.batch_size(), rehash=rehash)
 
 
 # --- run lock (tasks/runlock.py): one run at a time per warehouse, held for the whole run
@@ -393,14 +404,14 @@ def run_pipeline(inputs: list[str], warehouse: str, manifest: str | None = None,
                  province_hint: str | None = None, progress=None,
                  lock_timeout: float = 0.0, workers: int | None = None,
                  dask_address: str | None = None, full: bool = False,
-                 batch_size: int | None = None) -> RunSummary:
+                 batch_size: int | None = None, rehash: bool = False) -> RunSummary:
     """The whole pipeline over files and folders (incremental unless `full`). `progress(done,
     total)` is called as batches finish (the CLI draws a progress bar with it). Another run on
     the same warehouse is waited for up to `lock_timeout` seconds, then refused
     (tasks.runlock.RunLockError). `workers`: extraction processes (default: the cores);
     `dask_address`: extract on that Dask scheduler instead."""
     opts = _options(inputs, warehouse, manifest, province_hint, workers, dask_address, full,
-                    batch_size)
+                    batch_size, rehash)
     try:
         run_id = str(get_run_context().flow_run.id)
     except Exception:   # noqa: BLE001 - called outside a flow run (tests via .fn)
@@ -417,10 +428,11 @@ def run_pipeline(inputs: list[str], warehouse: str, manifest: str | None = None,
 def run_plain(inputs: list[str], warehouse: str, manifest: str | None = None,
               province_hint: str | None = None, progress=None, lock_timeout: float = 0.0,
               workers: int | None = None, full: bool = False,
-              batch_size: int | None = None) -> RunSummary:
+              batch_size: int | None = None, rehash: bool = False) -> RunSummary:
     """The same pipeline without Prefect (local process pool only): the benchmark's baseline
     for Prefect's own overhead. Same warehouse result as `run_pipeline`."""
-    opts = _options(inputs, warehouse, manifest, province_hint, workers, "", full, batch_size)
+    opts = _options(inputs, warehouse, manifest, province_hint, workers, "", full, batch_size,
+                    rehash)
     with _runlock.run_lock(opts.warehouse, timeout=lock_timeout):
         return _execute(opts, PLAIN_OPS,
                         lambda total: _LocalExtractor(opts, use_prefect=False, total=total),

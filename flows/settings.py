@@ -31,6 +31,107 @@ def quiet_environment() -> None:
     _setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
+class TemporaryServer:
+    """Prefect's temporary API server (what a flow starts itself when PREFECT_API_URL is unset:
+    uvicorn on prefect.server.api.server:create_app, ephemeral services, no UI, SQLite in
+    PREFECT_HOME), started by the CLI *before* it imports Prefect, so the server's start-up
+    (~6 s CPU: importing the server, migrations check, block registration) runs on the other
+    core while this process imports Prefect, hashes and plans. `api_url()` waits until it
+    answers; the flow is then run with PREFECT_API_URL pointing at it. Stopped at exit."""
+
+    def __init__(self) -> None:
+        import atexit
+
+        self.proc = None
+        self.port = 0
+        self._launch()
+        atexit.register(self.stop)
+
+    def _launch(self) -> None:
+        import importlib.util
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        spec = importlib.util.find_spec("prefect")
+        app_dir = Path(list(spec.submodule_search_locations)[0]).parent
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "--factory",
+             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port",
+             str(self.port), "--log-level", "error", "--lifespan", "on"],
+            env=env, stdin=subprocess.DEVNULL)
+
+    def api_url(self, timeout: float | None = None) -> str:
+        """The server's API URL once /health answers (RuntimeError if it does not start)."""
+        import time
+        import urllib.request
+
+        timeout = timeout or float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}/api"
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code == 3:           # uvicorn could not bind: the port was taken meanwhile
+                self._launch()
+                url = f"http://127.0.0.1:{self.port}/api"
+                continue
+            if code is not None:
+                raise RuntimeError(f"Prefect 临时服务器启动失败（退出码 {code}）")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return url
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"Prefect 临时服务器在 {timeout:.0f} 秒内未能启动")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def early_temporary_server() -> TemporaryServer | None:
+    """Start the temporary server now when a flow would start one anyway (no PREFECT_API_URL,
+    ephemeral mode allowed, NIANBAO_EARLY_SERVER not 0); None otherwise (an already running
+    server given by PREFECT_API_URL is simply used by the flow)."""
+    if os.environ.get("PREFECT_API_URL") or os.environ.get("NIANBAO_EARLY_SERVER") == "0":
+        return None
+    if os.environ.get("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true").lower() in ("0", "false"):
+        return None
+    if _profile_sets_api_url():
+        return None
+    return TemporaryServer()
+
+
+def _profile_sets_api_url() -> bool:
+    """Whether the active Prefect profile ($PREFECT_HOME/profiles.toml) names an API URL."""
+    import tomllib
+
+    try:
+        with open(Path(os.environ["PREFECT_HOME"]) / "profiles.toml", "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, ValueError, KeyError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active") or "ephemeral"
+    profile = (data.get("profiles") or {}).get(active) or {}
+    return bool(profile.get("PREFECT_API_URL"))
+
+
 def default_warehouse() -> Path:
     return Path(os.environ.get("NIANBAO_WAREHOUSE", "nianbao.duckdb"))
 

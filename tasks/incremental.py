@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -102,8 +103,124 @@ def hash_file(path: str) -> FileEntry:
     return FileEntry(path, h.hexdigest(), n)
 
 
-def hash_files(paths: Iterable[str | os.PathLike]) -> list[FileEntry]:
-    return [hash_file(str(p)) for p in paths]
+# ---------------------------------------------------------------------- the stat cache
+# Like git's index: the sha256 of a file is re-used while its stat is the one it had when it was
+# hashed. The rule (the same bargain git makes):
+#
+# - A cached digest is trusted only if the file's size, mtime_ns, ctime_ns and inode all equal
+#   the recorded ones. Any edit through the file system changes mtime and ctime; putting mtime
+#   back (touch -d, os.utime, cp -p, rsync -t) still changes ctime, which no user call can set;
+#   a file replaced by a rename has another inode. So on Linux/POSIX local file systems an edit
+#   is caught even with the same size and a reset mtime.
+# - "Racily clean" entries are not trusted: a file whose mtime or ctime lies within RACY_NS of
+#   the moment its scan started may have been changed again within the same timestamp tick
+#   after it was read (coarse clocks, 2 s on FAT). Such entries are hashed again next time.
+# - Not caught: changes that leave all four equal — a system clock set back while editing,
+#   file systems with fake or coarse ctime/inodes (some network or FUSE mounts), raw writes to
+#   the block device. `nianbao run --rehash` (and `--full`) ignores the cache and hashes every
+#   file; the cache is then rewritten from what was read.
+#
+# The cache lives beside the warehouse (`<warehouse>.hashes`, JSON); it maps files to content
+# digests only, so it is valid for any warehouse and is never needed for correctness of the
+# warehouse itself (deleting it only costs one full hashing).
+STAT_CACHE_VERSION = 1
+RACY_NS = 2_000_000_000
+
+
+def stat_cache_path(warehouse: str | os.PathLike) -> Path | None:
+    """Where the stat cache of `warehouse` lives (None for an in-memory warehouse)."""
+    w = str(warehouse)
+    return None if w == ":memory:" else Path(w + ".hashes")
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def load_stat_cache(path: str | os.PathLike | None) -> dict[str, tuple]:
+    """path → (size, mtime_ns, ctime_ns, inode, sha256); {} when missing or unreadable (a
+    damaged cache only means hashing again)."""
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+        if data.get("version") != STAT_CACHE_VERSION:
+            return {}
+        return {e[0]: tuple(e[1:6]) for e in data["entries"]
+                if isinstance(e, list) and len(e) == 6}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def save_stat_cache(path: str | os.PathLike, entries: dict[str, tuple]) -> None:
+    """Write the cache atomically (a temporary name renamed over the old one)."""
+    from tasks.atomic import write_bytes
+
+    data = {"version": STAT_CACHE_VERSION,
+            "entries": [[p, *v] for p, v in sorted(entries.items())]}
+    write_bytes(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+
+
+@dataclass
+class HashStats:
+    files: int = 0
+    hashed: int = 0          # read and hashed this time
+    cached: int = 0          # digest taken from the stat cache
+
+
+def hash_files(paths: Iterable[str | os.PathLike], cache: str | os.PathLike | None = None,
+               rehash: bool = False, stats: HashStats | None = None,
+               racy_ns: int = RACY_NS) -> list[FileEntry]:
+    """sha256 of every file. With `cache` (see the stat-cache rule above) a file whose stat is
+    unchanged since it was hashed is not read again, and the cache is updated afterwards:
+    entries of files hashed now, plus older entries of files outside this scan that still exist.
+    `rehash=True` ignores the cached digests (and rewrites the cache)."""
+    stats = stats if stats is not None else HashStats()
+    if cache is None:
+        out = [hash_file(str(p)) for p in paths]
+        stats.files = stats.hashed = len(out)
+        return out
+    scan_start = time.time_ns()
+    old = {} if rehash else load_stat_cache(cache)
+    fresh: dict[str, tuple] = {}
+    out: list[FileEntry] = []
+    limit = scan_start - racy_ns
+    for p in paths:
+        p = str(p)
+        try:
+            st = os.stat(p)
+        except OSError:
+            out.append(FileEntry(p, None, None))
+            continue
+        key = _stat_key(st)
+        hit = old.get(p)
+        if hit is not None and tuple(hit[:4]) == key:
+            out.append(FileEntry(p, hit[4], st.st_size))
+            fresh[p] = hit
+            stats.cached += 1
+            continue
+        e = hash_file(p)
+        out.append(e)
+        stats.hashed += 1
+        if e.sha256 is not None and max(st.st_mtime_ns, st.st_ctime_ns) < limit:
+            try:
+                after = _stat_key(os.stat(p))
+            except OSError:
+                continue
+            if after == key and e.size == st.st_size:     # not changed while it was read
+                fresh[p] = (*key, e.sha256)
+    stats.files = len(out)
+    scanned = {e.path for e in out}
+    for p, v in old.items():         # files of other inputs: kept while they exist
+        if p not in scanned and os.path.lexists(p):
+            fresh[p] = v
+    if fresh != old:
+        try:
+            save_stat_cache(cache, fresh)
+        except OSError:
+            pass        # the cache is an optimisation: a read-only folder only costs hashing
+    return out
 
 
 # ------------------------------------------------------------------------- known content
