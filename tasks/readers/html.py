@@ -65,8 +65,10 @@ _TITLE_LIKE = re.compile(r"(?:19|20)[0-9]{2}\s*年.{0,40}?(?:报告|年报)")
 _TABLE_MARKERS = ("第二十条", "本年新收", "上年结转", "予以公开", "不予公开", "结转下年度",
                   "行政复议", "行政诉讼", "结果维持", "本年制发件数", "本年新制作数量",
                   "申请人情况", "信息内容", "行政许可", "行政处罚")
-# Candidates for hidden elements (confirmed by _HIDDEN_STYLE / the attribute itself).
-_HIDDEN_SELECTOR = '[hidden], [style*="none" i], [style*="hidden" i]'
+# One query for the tables and the candidates for hidden elements (a style holding both words
+# of a _HIDDEN_STYLE match; confirmed by the regex).
+_UNSEEN_SELECTOR = ('table, [hidden], [style*="display" i][style*="none" i], '
+                    '[style*="visibility" i][style*="hidden" i]')
 _SECTIONS = frozenset(("thead", "tbody", "tfoot"))
 _SPAN_RE = re.compile(r"\s*0*([0-9]+)")
 # A text block shorter than this (characters) is navigation/decoration, not article text.
@@ -124,7 +126,7 @@ class _Node:
     """An element of the light tree: the page outside the data tables (those are read straight
     from Lexbor, see _Table) with the skipped and hidden elements left out."""
     __slots__ = ("tag", "parent", "children", "weight", "has_table", "data_table", "in_link",
-                 "src", "table", "fixed")
+                 "src", "table", "fixed", "inl")
 
     def __init__(self, tag: str, parent: "_Node | None", in_link: bool, src) -> None:
         self.tag = tag
@@ -137,6 +139,7 @@ class _Node:
         self.src = src                    # the Lexbor node (None for the synthetic top)
         self.table: _Table | None = None  # a leaf table's rows and text
         self.fixed = False                # a data table not walked yet: weight set, no children
+        self.inl = 0                      # non-space characters of its inline text (_weigh)
 
 
 def _walk(node: _Node):
@@ -172,21 +175,21 @@ class _Reader:
         self.count = 0
         top = body_src.mem_id
         self.hidden: set[int] = set()
-        for n in body_src.css(_HIDDEN_SELECTOR):
+        tables = []
+        for n in body_src.css(_UNSEEN_SELECTOR):
+            if n.tag == "table":
+                tables.append(n)
             mid = n.mem_id
             if mid == top:
                 continue                      # the body itself is always read
             attrs = n.attributes
             if "hidden" in attrs or _HIDDEN_STYLE.search(attrs.get("style") or ""):
                 self.hidden.add(mid)
-        self.nested = self._nested_tables(body_src)
+        self.nested = self._nested_tables(tables) if len(tables) > 1 else set()
 
-    def _nested_tables(self, body_src) -> set[int]:
+    def _nested_tables(self, tables: list) -> set[int]:
         """mem_ids of the tables holding a visible table (the others are leaf tables)."""
-        tables = body_src.css("table")
         out: set[int] = set()
-        if len(tables) < 2:
-            return out
         hidden = self.hidden
         for t in tables:
             if t.mem_id in hidden:
@@ -259,6 +262,9 @@ class _Reader:
     def scan(self, table) -> _Table:
         """A leaf table's rows (table > [thead|tbody|tfoot >] tr > td|th) and rendered text.
         Raises _Nested when a visible table is inside."""
+        t = self._scan_fast(table)
+        if t is not None:
+            return t
         hidden = self.hidden
         rows: list = []
         parts: list[str] = []
@@ -291,6 +297,46 @@ class _Reader:
             c = c.next
         return _Table(rows, "\n".join(parts))
 
+    def _scan_fast(self, table) -> _Table | None:
+        """scan() for the usual table: nothing inside is skipped, hidden, a caption or a table.
+        Then every tr is a row (the HTML parser puts a tr only under table/thead/tbody/tfoot
+        and a td/th only under a tr) and the table's text is its cells' text. A cell holding
+        one text node (besides whitespace-only ones) is that text: blocks or <br> around it
+        only add what the clean-up strips. None when the table is not that simple."""
+        hidden = self.hidden
+        rows: list[list] = []
+        row: list | None = None
+        it = table.traverse()
+        next(it)                          # the table itself
+        for e in it:
+            if hidden and e.mem_id in hidden:
+                return None
+            tag = e.tag
+            if tag == "td" or tag == "th":
+                if row is None:
+                    return None
+                row.append(e)
+            elif tag == "tr":
+                row = []
+                rows.append(row)
+            elif tag in _SKIP_TAGS or tag == "table" or tag == "caption":
+                return None
+        out: list[list] = []
+        texts: list[str] = []
+        for row in rows:
+            cells = []
+            for c in row:
+                s = c.text(separator="\x00", skip_empty=True)
+                if "\x00" in s:
+                    s = self.render(c)
+                cells.append((c.mem_id, s))
+                texts.append(s)
+            out.append(cells)
+        self.count += len(texts)
+        if self.count > MAX_NODES:
+            raise ReadError("html.too_large", "网页结构过于庞大（节点过多），无法解析")
+        return _Table(out, "\n".join(texts))
+
     def _row(self, tr, parts: list[str]) -> list:
         hidden = self.hidden
         row = []
@@ -314,39 +360,11 @@ class _Reader:
         newlines. Raises _Nested at a visible table."""
         out: list[str] = []
         try:
-            self._render(node, out, 0)
+            _render(node, out, self.hidden, 0)
         except RecursionError:
             out = []
             self._render_flat(node, out)
         return "".join(out)
-
-    def _render(self, n, out: list, depth: int) -> None:
-        if depth > 100:
-            raise RecursionError
-        hidden = self.hidden
-        c = n.child
-        while c is not None:
-            self.count += 1
-            if self.count > MAX_NODES:
-                raise ReadError("html.too_large", "网页结构过于庞大（节点过多），无法解析")
-            tag = c.tag
-            if tag == "-text":
-                t = c.text_content
-                if t:
-                    out.append(t)
-            elif (tag[:1] not in "-_" and tag not in _SKIP_TAGS
-                  and not (hidden and c.mem_id in hidden)):
-                if tag == "br":
-                    out.append("\n")
-                elif tag == "table":
-                    raise _Nested
-                elif tag in _BLOCK_TAGS:
-                    out.append("\n")
-                    self._render(c, out, depth + 1)
-                    out.append("\n")
-                else:
-                    self._render(c, out, depth + 1)
-            c = c.next
 
     def _render_flat(self, node, out: list) -> None:
         """_render without recursion (deeply nested markup)."""
@@ -382,6 +400,32 @@ class _Reader:
                     c = c.child
                     continue
             c = nxt
+
+
+def _render(n, out: list, hidden: set, depth: int,
+            _skip=_SKIP_TAGS, _block=_BLOCK_TAGS) -> None:
+    """See _Reader.render (recursive: the hot path, cells hold a few levels of <p><span>)."""
+    if depth > 100:
+        raise RecursionError
+    c = n.child
+    while c is not None:
+        tag = c.tag
+        if tag == "-text":
+            t = c.text_content
+            if t:
+                out.append(t)
+        elif tag not in _skip and tag[:1] not in "-_" and not (hidden and c.mem_id in hidden):
+            if tag == "br":
+                out.append("\n")
+            elif tag == "table":
+                raise _Nested
+            elif tag in _block:
+                out.append("\n")
+                _render(c, out, hidden, depth + 1)
+                out.append("\n")
+            else:
+                _render(c, out, hidden, depth + 1)
+        c = c.next
 
 
 # ------------------------------------------------------------------------------- reading
@@ -493,27 +537,35 @@ def _page_titles(parsed) -> list[str]:
 def _weigh(root: _Node) -> None:
     """Content weight per element. A block element weighs its own inline text when that is a
     real text block (at least _MIN_BLOCK_CHARS characters, not link text); every element adds
-    its children's weights; a leaf data table weighs its whole text instead (set when read)."""
+    its children's weights; a leaf data table weighs its whole text instead (set when read).
+    The inline text's characters are counted bottom-up (`inl`): a node's strings plus the
+    `inl` of its children that are not blocks, <br> or links (what _inline_text joins)."""
     order = [root]                  # breadth first: children after parents
     i = 0
     while i < len(order):
         order.extend(c for c in order[i].children if type(c) is _Node)
         i += 1
+    block_tags = _BLOCK_TAGS
     for n in reversed(order):
         if n.data_table:
             continue
         w = 0.0
+        inl = 0
         has_table = False
         for c in n.children:
-            if type(c) is _Node:
-                w += c.weight
-                if not has_table and (c.tag == "table" or c.has_table):
-                    has_table = True
+            if type(c) is str:
+                inl += len("".join(c.split()))
+                continue
+            w += c.weight
+            tag = c.tag
+            if tag == "table" or c.has_table:
+                has_table = True
+            if tag not in block_tags and tag != "br" and tag != "a":
+                inl += c.inl
         n.has_table = has_table
-        if not n.in_link and n.tag in _BLOCK_TAGS:
-            block_len = _chars(_inline_text(n))
-            if block_len >= _MIN_BLOCK_CHARS:
-                w += block_len
+        n.inl = inl
+        if inl >= _MIN_BLOCK_CHARS and not n.in_link and n.tag in block_tags:
+            w += inl
         n.weight = w
 
 
@@ -633,16 +685,26 @@ def _span(v: str | None) -> int:
     return MAX_SPAN if len(digits) > 6 else max(1, min(int(digits), MAX_SPAN))
 
 
+_CLEAN_CACHE: dict[str, str] = {}     # cell texts repeat (labels, "0") within and across pages
+
+
 def _clean(s: str) -> str:
     """Rendered text → lines with spaces collapsed, NFC (a cell's text)."""
-    s = s.strip()
-    if "\n" in s:
-        t = "\n".join(_lines(s))
+    t = _CLEAN_CACHE.get(s)
+    if t is not None:
+        return t
+    t = s.strip()
+    if "\n" in t:
+        t = "\n".join(_lines(t))
     else:
-        t = _WS.sub(" ", s).strip()
+        t = _WS.sub(" ", t).strip()
     if not t.isascii():
-        t = unicodedata.normalize("NFC", t)
-    return t.strip()
+        t = unicodedata.normalize("NFC", t).strip()
+    if len(s) <= 200:
+        if len(_CLEAN_CACHE) >= 20_000:
+            _CLEAN_CACHE.clear()
+        _CLEAN_CACHE[s] = t
+    return t
 
 
 def _grid(node: _Node, index: int) -> Grid:
