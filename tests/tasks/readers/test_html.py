@@ -221,6 +221,27 @@ def test_rowspan_zero_and_oversized_spans_are_clamped():
     assert len(g.rows[0]) == 200   # colspan clamped
 
 
+def test_cell_text_lines_comments_and_hidden_parts():
+    """A cell's text as a reader sees it: <p>/<div>/<br> start new lines, inline pieces and
+    text split by a comment join, whitespace between tags and &nbsp; vanish; hidden, script
+    and form parts inside a cell are not read (with a caption, the table is read the slow way)."""
+    label = "<td>一、本年新收政府信息公开申请数量</td><td>予以公开</td>"
+    plain = ["\n  <p><span>12</span></p>\n", "行政<br>复议", "<p>结果</p><p>纠正</p>",
+             "<span>本年</span><span>新收</span>", "a<!--c-->b", "&nbsp;", "<p>&nbsp;</p>",
+             "<div><p>其</p>他</div>"]
+    parts = ["<span style='display: none'>9</span>5", "<script>x</script>7",
+             "<span hidden>8</span><b>6</b>", "<select><option>1</option></select>4"]
+    t1 = f"<table><tr>{label}</tr><tr>" + "".join(f"<td>{c}</td>" for c in plain) + "</tr></table>"
+    t2 = (f"<table><caption>表</caption><tr>{label}</tr><tr>"
+          + "".join(f"<td>{c}</td>" for c in parts) + "</tr></table>")
+    doc = read_html("c.html", f"<html><body>{t1}{t2}</body></html>".encode(), "x")
+    g1, g2 = doc.grids
+    assert [c.text for c in g1.rows[1]] == ["12", "行政\n复议", "结果\n纠正", "本年新收", "ab", "", "",
+                                            "其\n他"]
+    assert [c.text for c in g1.rows[0]][2:] == [""] * 6       # a short row is padded
+    assert [c.text for c in g2.rows[1]] == ["5", "7", "6", "4"]
+
+
 # ---------------------------------------------------------------------------------- bad input
 def test_entity_bomb_is_plain_text(tmp_path: Path):
     ents = "".join(f'<!ENTITY e{i} "{("&e" + str(i - 1) + ";") * 10 if i else "lol"}">'
