@@ -722,16 +722,18 @@ def _grid(node: _Node, index: int, spans: dict[int, dict]) -> Grid:
     """A leaf table → its expanded grid: rowspan/colspan copies are merged=True."""
     trs = node.table.rows[:MAX_GRID_ROWS]
     n_rows = len(trs)
-    cells: dict[int, GridCell] = {}         # key: row * _ROW_KEY + column
+    grid: list[list] = [[] for _ in range(n_rows)]     # None: a free position
+    count = 0
     width = 0
     for r, tr in enumerate(trs):
         c = 0
-        base = r * _ROW_KEY
+        line = grid[r]
         for mid, raw in tr:
             if c >= MAX_GRID_COLS:            # nothing of this cell or the next is kept
                 width = MAX_GRID_COLS
                 break
-            while base + c in cells:
+            n = len(line)
+            while c < n and line[c] is not None:
                 c += 1
             text = _CLEAN_CACHE.get(raw)
             if text is None:
@@ -739,9 +741,16 @@ def _grid(node: _Node, index: int, spans: dict[int, dict]) -> Grid:
             attrs = spans.get(mid) if spans else None
             if attrs is None:
                 if c < MAX_GRID_COLS:
-                    if len(cells) >= MAX_GRID_CELLS:
+                    if count >= MAX_GRID_CELLS:
                         raise ReadError("html.too_large", "网页表格过大，无法解析")
-                    cells[base + c] = GridCell(text)
+                    count += 1
+                    if c == n:
+                        line.append(GridCell(text))
+                    elif c < n:
+                        line[c] = GridCell(text)
+                    else:
+                        line.extend([None] * (c - n))
+                        line.append(GridCell(text))
                 if c + 1 > width:
                     width = min(c + 1, MAX_GRID_COLS)
                 c += 1
@@ -751,21 +760,27 @@ def _grid(node: _Node, index: int, spans: dict[int, dict]) -> Grid:
             rowspan = min(rowspan, n_rows - r)
             colspan = _span(attrs.get("colspan"))
             for dr in range(rowspan):
+                target = grid[r + dr]
                 for dc in range(colspan):
-                    if c + dc >= MAX_GRID_COLS:
+                    col = c + dc
+                    if col >= MAX_GRID_COLS:
                         continue
-                    if len(cells) >= MAX_GRID_CELLS:
+                    if count >= MAX_GRID_CELLS:
                         raise ReadError("html.too_large", "网页表格过大，无法解析")
-                    key = base + dr * _ROW_KEY + c + dc
-                    if key not in cells:
-                        cells[key] = GridCell(text, merged=(dr, dc) != (0, 0))
+                    k = len(target)
+                    if col >= k:
+                        target.extend([None] * (col - k + 1))
+                    if target[col] is None:
+                        target[col] = GridCell(text, merged=(dr, dc) != (0, 0))
+                        count += 1
             width = max(width, min(c + colspan, MAX_GRID_COLS))
             c += colspan
     if not width:
         return Grid(rows=[], index=index, page=None, aligned=True)
-    rows = [[cells.get(r * _ROW_KEY + c) or GridCell("") for c in range(width)]
-            for r in range(n_rows)]
-    return Grid(rows=rows, index=index, page=None, aligned=True)
-
-
-_ROW_KEY = 1024     # > MAX_GRID_COLS
+    for line in grid:
+        for i, x in enumerate(line):
+            if x is None:
+                line[i] = GridCell("")
+        if len(line) < width:
+            line.extend(GridCell("") for _ in range(width - len(line)))
+    return Grid(rows=grid, index=index, page=None, aligned=True)
