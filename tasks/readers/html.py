@@ -678,6 +678,8 @@ def _find_title(body: _Node, article: _Node, reader: _Reader) -> str | None:
             if all(ch in n.table.text for ch in "信息公开"):
                 reader.open(n)
             continue
+        if n.inl < 6:       # a title has at least 6 non-space characters (信息公开 + 报告/年…)
+            continue
         own = _inline_text(n, budget=400)
         if "信息公开" not in own:
             continue
