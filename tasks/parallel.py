@@ -2,16 +2,33 @@
 
 `extract_chunk(paths, manifest_path, province_hint)` is the unit of work everywhere (process
 pool, Dask worker, or inline): it is a top-level function, so it pickles by reference, and it
-loads the manifest once per process. `LocalPool` runs chunks on a `ProcessPoolExecutor`
-("spawn" start method: the flow process has threads, forking it is not safe) or inline when
-one worker is asked for; `LocalPool.submit_batch(paths)` returns a handle whose `result()` is the
-batch's extractions in input order, so the caller can validate and load batch k while the pool
-extracts batch k+1.
+loads the manifest once per process. It converts the chunk's DOC/WPS files in one LibreOffice
+run (tasks.readers.office.preconverted) and, afterwards, drops the OCR engine if it loaded it
+(the models grow to ~300–500 MB while reading a scan).
+
+`LocalPool` runs chunks on a `ProcessPoolExecutor` ("spawn" start method: the flow process has
+threads, forking it is not safe) or inline when one worker is asked for;
+`LocalPool.submit_batch(paths)` returns a handle whose `result()` is the batch's extractions in
+input order, so the caller can validate and load batch k while the pool extracts batch k+1.
+
+Memory: OCR stays out of the general workers. In them, a PDF that needs OCR (known once the
+PDF reader has classified its pages) is not read there: `tasks.readers.ocr.engine` refuses
+(`_NeedsOCR`), the file comes back "deferred", and the pool hands it to one dedicated OCR
+process that exits as soon as it has no OCR work left. So at most one process holds the OCR
+models, only while there are scans, and a general worker stays at ~70 MB.
+
+Order: within a batch the slowest files go first (big PDFs — likely scans —, DOC/WPS, other
+PDFs), so the batch does not end with one worker busy on a long tail; DOC files end up in the
+same chunks (fewer LibreOffice starts). Results still come back in input order.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Sequence
 
@@ -21,8 +38,10 @@ from tasks import metadata as _metadata
 CHUNK = 25                      # files per pool task: small enough to balance, big enough to
                                 # keep pickling and scheduling cost negligible (~1 ms per chunk)
 INLINE_BELOW = 20               # a run extracting fewer files: no pool (start-up costs ~1 s)
+BIG_PDF_BYTES = 768 * 1024      # a PDF this big is probably scanned pages (OCR: seconds a page)
 
 _MANIFESTS: dict[tuple[str, float], dict] = {}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def manifest_for(path: str | None) -> dict | None:
@@ -36,13 +55,119 @@ def manifest_for(path: str | None) -> dict | None:
     return _MANIFESTS[key]
 
 
+# ------------------------------------------------------------------------------ one chunk
 def extract_chunk(paths: Sequence[str], manifest_path: str | None,
                   province_hint: str | None) -> list[_extract.Extraction]:
+    """Every file of the chunk extracted here (OCR included), in order."""
+    return _run_chunk(paths, manifest_path, province_hint, defer_ocr=False, release=True)
+
+
+def _ocr_chunk(paths: Sequence[str], manifest_path: str | None,
+               province_hint: str | None) -> list[_extract.Extraction]:
+    """The OCR process's task: like extract_chunk, the engine kept for the next scan (the
+    process itself ends when the pool has no OCR work left)."""
+    return _run_chunk(paths, manifest_path, province_hint, defer_ocr=False, release=False)
+
+
+def _general_chunk(paths: Sequence[str], manifest_path: str | None,
+                   province_hint: str | None) -> list[_extract.Extraction | None]:
+    """A general worker's task: None in place of a file that needs OCR (deferred)."""
+    return _run_chunk(paths, manifest_path, province_hint, defer_ocr=True, release=True)
+
+
+class _NeedsOCR(BaseException):
+    """Raised by the OCR engine in a process that defers OCR. A BaseException, so that the
+    readers' and extract_file's `except Exception` let it through to `_run_chunk`."""
+
+
+_DEFER_OCR = False
+
+
+def _install_ocr_guard() -> None:
+    """Make `tasks.readers.ocr.engine()` raise _NeedsOCR in this process while _DEFER_OCR is
+    set (the PDF reader asks for the engine before loading any OCR library)."""
+    from tasks.readers import ocr
+
+    if getattr(ocr.engine, "_nianbao_guard", False):
+        return
+    real = ocr.engine
+
+    def engine():
+        if _DEFER_OCR:
+            raise _NeedsOCR()
+        return real()
+
+    engine._nianbao_guard = True
+    ocr.engine = engine
+
+
+def release_ocr() -> bool:
+    """Drop this process's OCR engine, if loaded, and give its memory back to the system
+    (malloc_trim: glibc keeps freed arenas otherwise). True if there was one."""
+    ocr = sys.modules.get("tasks.readers.ocr")
+    if ocr is None or getattr(ocr, "_ENGINE", None) is None:
+        return False
+    ocr._ENGINE = None
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):     # not glibc
+        pass
+    return True
+
+
+def _look(path: str) -> tuple[bool, bytes | None]:
+    """(is a PDF, the file's bytes if it is DOC/WPS/RTF — what office.read_doc reads)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+            if b"%PDF-" in head:
+                return True, None
+            if not (head.startswith(_OLE_MAGIC) or head.startswith(b"{\\rtf")):
+                return False, None
+            if os.fstat(f.fileno()).st_size > _extract.MAX_FILE_BYTES:
+                return False, None
+            f.seek(0)
+            return False, f.read()
+    except OSError:
+        return False, None
+
+
+def _run_chunk(paths, manifest_path, province_hint, defer_ocr: bool, release: bool) -> list:
+    global _DEFER_OCR
     manifest = manifest_for(manifest_path)
-    return [_extract.extract_file(p, manifest=manifest, province_hint=province_hint)
-            for p in paths]
+    looks = [_look(p) for p in paths]
+    office_files = [(str(p), d) for p, (_, d) in zip(paths, looks) if d is not None]
+    if defer_ocr and any(pdf for pdf, _ in looks):
+        _install_ocr_guard()      # (imports the OCR module, not its libraries: numpy, ~9 MB)
+    out: list = []
+    try:
+        _DEFER_OCR = defer_ocr
+        with _preconverted(office_files):
+            for p in paths:
+                try:
+                    out.append(_extract.extract_file(p, manifest=manifest,
+                                                     province_hint=province_hint))
+                except _NeedsOCR:
+                    out.append(None)
+    finally:
+        _DEFER_OCR = False
+        if release:
+            release_ocr()
+    return out
 
 
+def _preconverted(files):
+    if len(files) < 2:
+        from contextlib import nullcontext
+
+        return nullcontext(0)
+    from tasks.readers import office
+
+    return office.preconverted(files)
+
+
+# ------------------------------------------------------------------------------- helpers
 def chunks(items: Sequence, n: int) -> list[list]:
     n = max(1, int(n))
     return [list(items[i:i + n]) for i in range(0, len(items), n)]
@@ -55,22 +180,53 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class BatchHandle:
-    """The extractions of one batch, once its chunks are done (`result()`, input order)."""
+def cost_rank(path: str) -> tuple[int, int]:
+    """Sort key, slowest first: big PDFs (likely scans: OCR), DOC/WPS/RTF (LibreOffice),
+    other PDFs (bigger first), then everything else; from the first bytes and the size."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return (9, 0)
+    if b"%PDF-" in head:
+        return (0 if size >= BIG_PDF_BYTES else 2, -size)
+    if head.startswith(_OLE_MAGIC) or head.startswith(b"{\\rtf"):
+        return (1, -size)
+    return (3, 0)
 
-    def __init__(self, parts: list):
+
+def slowest_first(paths: Sequence[str]) -> list[int]:
+    """Indexes of `paths` in the order to extract them (stable within a class)."""
+    keys = [cost_rank(p) for p in paths]
+    return sorted(range(len(paths)), key=keys.__getitem__)
+
+
+# ---------------------------------------------------------------------------------- pool
+class BatchHandle:
+    """The extractions of one batch, once its chunks are done (`result()`, input order).
+    `order[k]` is the input position of the k-th extraction the parts yield (None: as is)."""
+
+    def __init__(self, parts: list, order: list[int] | None = None):
         self._parts = parts
+        self._order = order
 
     def result(self) -> list[_extract.Extraction]:
         out: list[_extract.Extraction] = []
         for p in self._parts:
             out.extend(p.result())
-        return out
+        if self._order is None:
+            return out
+        back: list = [None] * len(out)
+        for k, i in enumerate(self._order):
+            back[i] = out[k]
+        return back
 
 
 class LocalPool:
     """Process pool for extraction; `workers <= 1` (or a run of fewer than INLINE_BELOW files,
-    `total`) runs everything inline (no processes)."""
+    `total`) runs everything inline (no processes). With a pool, files that need OCR go to one
+    extra short-lived OCR process (see the module's docstring)."""
 
     def __init__(self, workers: int | None = None, manifest_path: str | None = None,
                  province_hint: str | None = None, chunk: int = CHUNK,
@@ -82,6 +238,13 @@ class LocalPool:
         self.province_hint = province_hint
         self.chunk = chunk
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._ocr_pool: ProcessPoolExecutor | None = None
+        self._ocr_pending = 0
+        self._retired: list[threading.Thread] = []
+        self._closed = False
+        self.ocr_processes = 0         # OCR processes started so far (for tests and reports)
+        self.deferred = 0              # files handed to the OCR process so far
 
     def __enter__(self) -> "LocalPool":
         return self
@@ -90,9 +253,18 @@ class LocalPool:
         self.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True           # no new OCR process from here on
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        with self._lock:
+            ocr, self._ocr_pool = self._ocr_pool, None
+            retired, self._retired = self._retired, []
+        if ocr is not None:
+            ocr.shutdown(wait=True, cancel_futures=True)
+        for t in retired:
+            t.join()
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -104,9 +276,68 @@ class LocalPool:
         if self.workers <= 1:
             return BatchHandle([_Lazy(list(paths), self.manifest_path, self.province_hint)])
         ex = self._executor()
-        parts: list[Future] = [ex.submit(extract_chunk, c, self.manifest_path, self.province_hint)
-                               for c in chunks(paths, self.chunk)]
-        return BatchHandle(parts)
+        order = slowest_first(paths)
+        ordered = [paths[i] for i in order]
+        parts = [self._submit_chunk(ex, c) for c in chunks(ordered, self.chunk)]
+        return BatchHandle(parts, order)
+
+    # a chunk: the general worker's pass, then (if it deferred files) the OCR process's
+    def _submit_chunk(self, ex: ProcessPoolExecutor, paths: list[str]) -> Future:
+        done: Future = Future()
+        first = ex.submit(_general_chunk, paths, self.manifest_path, self.province_hint)
+
+        def after_general(f: Future) -> None:
+            try:
+                res = f.result()
+                todo = [i for i, x in enumerate(res) if x is None]
+                if not todo:
+                    done.set_result(res)
+                    return
+                second = self._submit_ocr([paths[i] for i in todo])
+            except BaseException as e:   # noqa: BLE001 — handed to whoever waits
+                done.set_exception(e)
+                return
+
+            def after_ocr(g: Future) -> None:
+                try:
+                    for i, x in zip(todo, g.result()):
+                        res[i] = x
+                    done.set_result(res)
+                except BaseException as e:   # noqa: BLE001
+                    done.set_exception(e)
+
+            second.add_done_callback(after_ocr)
+
+        first.add_done_callback(after_general)
+        return done
+
+    def _submit_ocr(self, paths: list[str]) -> Future:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("LocalPool is closed")
+            if self._ocr_pool is None:
+                self._ocr_pool = ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn"))
+                self.ocr_processes += 1
+            pool = self._ocr_pool
+            fut = pool.submit(_ocr_chunk, paths, self.manifest_path, self.province_hint)
+            self._ocr_pending += 1
+            self.deferred += len(paths)
+        fut.add_done_callback(lambda f, pool=pool: self._ocr_done(pool))
+        return fut
+
+    def _ocr_done(self, pool: ProcessPoolExecutor) -> None:
+        """No OCR work left: the OCR process ends (its memory with it). Shut down from a
+        thread of its own (this callback runs on the pool's own management thread)."""
+        with self._lock:
+            self._ocr_pending -= 1
+            if self._ocr_pending or self._ocr_pool is not pool:
+                return
+            self._ocr_pool = None
+            t = threading.Thread(target=pool.shutdown, kwargs={"wait": True},
+                                 name="nianbao-ocr-retire", daemon=True)
+            self._retired = [x for x in self._retired if x.is_alive()] + [t]
+        t.start()
 
 
 class _Lazy:

@@ -5,16 +5,23 @@ temporary directory with its own LibreOffice profile (`-env:UserInstallation=fil
 parallel conversions do not collide, in a process group of its own that is killed whole on
 timeout, with a cap on the size of files it may write and on the output read back.
 
+LibreOffice's start-up (~2 s of CPU) is most of a DOC's cost, so a batch converts its DOC/WPS
+files in one run (`preconverted` / `convert_many`, used by tasks.parallel.extract_chunk); a
+file that run does not convert is converted alone and gets its own error.
+
 A machine without LibreOffice gets `ReadError("tool.missing")` for these files only.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from tasks.readers.docx import read_docx
 from tasks.readers.grid import Document, ReadError
@@ -22,6 +29,8 @@ from tasks.readers.grid import Document, ReadError
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0            # seconds; a fresh profile's first start takes ~5–15 s
+BATCH_SECONDS_PER_FILE = 30.0      # a many-file run's time limit: DEFAULT_TIMEOUT + this per file
+DOCX_TARGET = "docx:MS Word 2007 XML"
 _ENCRYPTED_MARKERS = ("EncryptedPackage".encode("utf-16-le"),
                       "EncryptionInfo".encode("utf-16-le"))
 
@@ -34,49 +43,66 @@ def soffice_path() -> str | None:
     return None
 
 
+def _tool() -> str:
+    exe = soffice_path()
+    if exe is None:
+        raise ReadError("tool.missing", "未安装LibreOffice（soffice），无法读取DOC/WPS文件；"
+                                        "请运行 scripts/sysdeps.sh 安装 libreoffice-writer")
+    return exe
+
+
+def _default_timeout() -> float:
+    return float(os.environ.get("NIANBAO_SOFFICE_TIMEOUT", DEFAULT_TIMEOUT))
+
+
+def _run_soffice(exe: str, work: Path, inputs: list[Path], target: str, out_dir: Path,
+                 timeout: float) -> tuple[int, bytes, bytes]:
+    """One `soffice --convert-to` run over `inputs` in `work` (private profile, HOME, TMPDIR;
+    own process group, killed whole on timeout → ReadError doc.timeout)."""
+    profile = work / "profile"
+    cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--invisible",
+           "--nologo", "--nodefault", "--norestore", "--nolockcheck",
+           "--convert-to", target, "--outdir", str(out_dir), *map(str, inputs)]
+    prlimit = shutil.which("prlimit")
+    if prlimit:
+        # no file it writes may exceed the output cap (a runaway conversion dies of SIGXFSZ)
+        cmd = [prlimit, f"--fsize={MAX_OUTPUT_BYTES * 2}", "--", *cmd]
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SAL_USE_VCLPLUGIN")}
+    env["HOME"] = str(work)
+    env.setdefault("LANG", "C.UTF-8")
+    env["TMPDIR"] = str(work)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=work, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise ReadError("doc.timeout", f"LibreOffice转换超时（{timeout:.0f}秒），已终止") from None
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+    return proc.returncode, out or b"", err or b""
+
+
 def convert(data: bytes, suffix: str, target: str = "docx", timeout: float | None = None) -> bytes:
     """Convert document bytes with LibreOffice headless; returns the converted file's bytes.
 
     `suffix` names the input's type for LibreOffice (".doc", ".wps", ".rtf", ".docx");
     `target` is a --convert-to filter spec ("docx", "pdf", "doc" …). Raises ReadError."""
-    exe = soffice_path()
-    if exe is None:
-        raise ReadError("tool.missing", "未安装LibreOffice（soffice），无法读取DOC/WPS文件；"
-                                        "请运行 scripts/sysdeps.sh 安装 libreoffice-writer")
+    exe = _tool()
     if len(data) > MAX_INPUT_BYTES:
         raise ReadError("doc.too_large", f"文件过大（{len(data) // 1024 // 1024} MB），不转换")
     if timeout is None:
-        timeout = float(os.environ.get("NIANBAO_SOFFICE_TIMEOUT", DEFAULT_TIMEOUT))
+        timeout = _default_timeout()
     work = Path(tempfile.mkdtemp(prefix="nianbao-lo-"))
     try:
         src = work / f"input{suffix}"
         src.write_bytes(data)
         out_dir = work / "out"
         out_dir.mkdir()
-        profile = work / "profile"
-        cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--invisible",
-               "--nologo", "--nodefault", "--norestore", "--nolockcheck",
-               "--convert-to", target, "--outdir", str(out_dir), str(src)]
-        prlimit = shutil.which("prlimit")
-        if prlimit:
-            # no file it writes may exceed the output cap (a runaway conversion dies of SIGXFSZ)
-            cmd = [prlimit, f"--fsize={MAX_OUTPUT_BYTES * 2}", "--", *cmd]
-        env = {k: v for k, v in os.environ.items()
-               if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SAL_USE_VCLPLUGIN")}
-        env["HOME"] = str(work)
-        env.setdefault("LANG", "C.UTF-8")
-        env["TMPDIR"] = str(work)
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd=work, env=env,
-                                start_new_session=True)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise ReadError("doc.timeout", f"LibreOffice转换超时（{timeout:.0f}秒），已终止") from None
-        finally:
-            if proc.poll() is None:
-                _kill_group(proc)
+        _, out, err = _run_soffice(exe, work, [src], target, out_dir, timeout)
         ext = target.split(":", 1)[0]
         result = out_dir / f"input.{ext}"
         if not result.is_file():
@@ -88,6 +114,49 @@ def convert(data: bytes, suffix: str, target: str = "docx", timeout: float | Non
         if size > MAX_OUTPUT_BYTES:
             raise ReadError("doc.too_large", f"转换结果过大（{size // 1024 // 1024} MB）")
         return result.read_bytes()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def convert_many(items: list[tuple[bytes, str]], target: str = "docx",
+                 timeout: float | None = None) -> list[bytes | None]:
+    """Convert many documents in ONE LibreOffice run (its start-up, ~2 s of CPU, is most of a
+    DOC's cost). `items` are (bytes, suffix) as for `convert`; returns, in order, each
+    converted file's bytes, or None where this run produced no output for it (a file
+    LibreOffice could not convert, or the whole run failed: crashed, timed out) — the caller
+    converts those one by one (`convert`), so each gets its own error and none breaks the
+    others. The run's time limit is `timeout` plus BATCH_SECONDS_PER_FILE per file.
+    Raises ReadError("tool.missing") only."""
+    exe = _tool()
+    if timeout is None:
+        timeout = _default_timeout()
+    out: list[bytes | None] = [None] * len(items)
+    todo = [i for i, (data, _) in enumerate(items) if len(data) <= MAX_INPUT_BYTES]
+    if not todo:
+        return out
+    work = Path(tempfile.mkdtemp(prefix="nianbao-lo-"))
+    try:
+        out_dir = work / "out"
+        out_dir.mkdir()
+        inputs = []
+        for i in todo:
+            data, suffix = items[i]
+            src = work / f"input{i}{suffix}"
+            src.write_bytes(data)
+            inputs.append(src)
+        try:
+            rc, _, _ = _run_soffice(exe, work, inputs, target, out_dir,
+                                    timeout + BATCH_SECONDS_PER_FILE * len(inputs))
+        except ReadError:           # timed out: nothing of this run is trusted
+            return out
+        if rc != 0:                 # crashed (a signal) or failed: outputs may be partial
+            return out
+        ext = target.split(":", 1)[0]
+        for i in todo:
+            result = out_dir / f"input{i}.{ext}"
+            if result.is_file() and 0 < result.stat().st_size <= MAX_OUTPUT_BYTES:
+                out[i] = result.read_bytes()
+        return out
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -112,13 +181,53 @@ def _suffix(data: bytes, path: str) -> str:
     return ".doc"
 
 
+# sha256 of an input → its DOCX from a many-file run (`preconverted`), used by read_doc
+_PRECONVERTED: dict[str, bytes] = {}
+
+
+def _encrypted(data: bytes) -> bool:
+    return any(m in data[:1024 * 1024] for m in _ENCRYPTED_MARKERS)
+
+
+@contextmanager
+def preconverted(files: Iterable[tuple[str, bytes]]) -> Iterator[int]:
+    """Within the block, `read_doc` of any of `files` ((path, bytes) of DOC/WPS/RTF files)
+    uses the DOCX of one shared LibreOffice run instead of starting LibreOffice for it.
+    Files that run did not convert (and encrypted or oversized ones) are read as before, one
+    LibreOffice start each, with their own errors. Yields how many were converted. A machine
+    without LibreOffice: nothing is converted (read_doc reports tool.missing per file)."""
+    items, keys = [], []
+    for path, data in files:
+        if _encrypted(data) or len(data) > MAX_INPUT_BYTES:
+            continue
+        key = hashlib.sha256(data).hexdigest()
+        if key in keys:
+            continue
+        items.append((data, _suffix(data, path)))
+        keys.append(key)
+    done: list[str] = []
+    try:
+        if len(items) >= 2 and soffice_path() is not None:
+            for key, docx in zip(keys, convert_many(items, DOCX_TARGET)):
+                if docx is not None:
+                    _PRECONVERTED[key] = docx
+                    done.append(key)
+        yield len(done)
+    finally:
+        for key in done:
+            _PRECONVERTED.pop(key, None)
+
+
 def read_doc(path: str, data: bytes, sha256: str) -> Document:
-    """DOC / WPS / RTF → DOCX (LibreOffice) → Document. Provenance is that of the converted
-    DOCX (table/row/column), the format stays the original one."""
-    if any(m in data[:1024 * 1024] for m in _ENCRYPTED_MARKERS):
+    """DOC / WPS / RTF → DOCX (LibreOffice; the result of a shared run when the file is
+    `preconverted`) → Document. Provenance is that of the converted DOCX (table/row/column),
+    the format stays the original one."""
+    if _encrypted(data):
         raise ReadError("doc.encrypted", "文档已加密（有打开密码），无法读取")
     suffix = _suffix(data, path)
-    docx_bytes = convert(data, suffix, "docx:MS Word 2007 XML")
+    docx_bytes = _PRECONVERTED.get(sha256)
+    if docx_bytes is None:
+        docx_bytes = convert(data, suffix, DOCX_TARGET)
     try:
         doc = read_docx(path, docx_bytes, sha256)
     except ReadError as e:

@@ -1,0 +1,143 @@
+"""tasks.parallel: the process pool on real fixture files — input order, OCR kept out of the
+general workers (one short-lived OCR process), DOC files converted in one LibreOffice run per
+chunk with a clear error for the one that fails, slowest files first."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tasks import parallel, spec
+from tasks.model import Status
+from tasks.readers import office
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+SCAN = FIX / "scan" / "scan-a.pdf"
+DOCS = [FIX / "doc" / "sample-1.doc", FIX / "doc" / "sample-2.doc"]
+PDF = FIX / "pdf" / "template-a.pdf"
+HTML = [FIX / "html" / "sample-1.html", FIX / "html" / "sample-2.html"]
+OCR_LIBS = ("rapidocr", "onnxruntime", "cv2")
+
+needs_lo = pytest.mark.skipif(office.soffice_path() is None and os.environ.get("CI") != "true",
+                              reason="LibreOffice not installed (run scripts/sysdeps.sh)")
+
+
+def _truth(path: Path) -> dict:
+    import json
+
+    return json.loads(path.with_name(path.stem + ".truth.json").read_text(encoding="utf-8"))
+
+
+def assert_read_as_truth(ex, path: Path, exact: bool = True) -> None:
+    """Every cell as in the truth file beside `path`; `exact=False` (OCR): a cell may be left
+    uncertain/blank, never wrong, and at least 98 % are read right."""
+    assert ex.source.status == "ok", ex.source.error_message
+    truth = _truth(path)
+    r = ex.report
+    assert (r.agency, r.year) == (truth["agency"], truth["year"])
+    wrong, right = [], 0
+    for k in spec.KEYS_2021:
+        c, t = r.cells[k], truth["cells"][k]
+        v = None if c.value is None else Decimal(str(c.value))
+        t = None if t is None else Decimal(str(t))
+        if v == t:
+            right += 1
+        elif exact or (c.status != Status.UNCERTAIN and v is not None):
+            wrong.append((k, t, v))
+    assert wrong == []
+    assert right >= (200 if exact else 0.98 * 200)
+
+
+def _probe_modules(pause: float) -> tuple[int, list[str]]:
+    """Run in a general worker: its pid and the OCR libraries it has imported."""
+    time.sleep(pause)          # keeps this worker busy so that the next probe goes to the other
+    return os.getpid(), [m for m in OCR_LIBS if m in sys.modules]
+
+
+@needs_lo
+def test_pool_keeps_input_order_and_ocr_out_of_the_general_workers():
+    paths = [str(p) for p in (HTML[0], DOCS[0], SCAN, PDF, HTML[1], DOCS[1])]
+    with parallel.LocalPool(2, chunk=2) as pool:
+        got = pool.submit_batch(paths).result()
+        assert [e.source.path for e in got] == paths
+        # the scan was found by a general worker, handed over, read by the one OCR process
+        assert pool.deferred == 1 and pool.ocr_processes == 1
+        assert got[2].source.format == "scan" and got[2].report.format == "scan"
+        # ... which has ended now that there is no OCR work left
+        for t in list(pool._retired):
+            t.join(timeout=60)
+        assert pool._ocr_pool is None
+        assert len(multiprocessing.active_children()) == 2        # the two general workers
+        ex = pool._executor()
+        probes = [f.result() for f in [ex.submit(_probe_modules, 0.5) for _ in range(4)]]
+        assert probes and all(mods == [] for _, mods in probes)
+    assert multiprocessing.active_children() == []
+    for p, e in zip(paths, got):
+        assert_read_as_truth(e, Path(p), exact=not p.endswith("scan-a.pdf"))
+    assert got[1].report.meta["converted_by"] == "libreoffice"
+
+
+@needs_lo
+def test_chunk_converts_its_doc_files_in_one_run_and_a_bad_one_fails_alone(tmp_path, monkeypatch):
+    bad = tmp_path / "broken.doc"
+    bad.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    wps = tmp_path / "copy.wps"
+    shutil.copy(DOCS[1], wps)
+    paths = [str(DOCS[0]), str(bad), str(HTML[0]), str(wps)]
+    alone = []                                   # files LibreOffice was started for one by one
+    real = office.convert
+
+    def counting(data, suffix, target="docx", timeout=None):
+        alone.append(suffix)
+        return real(data, suffix, target, timeout)
+
+    monkeypatch.setattr(office, "convert", counting)
+    got = parallel.extract_chunk(paths, None, None)
+    assert [e.source.path for e in got] == paths
+    assert alone == [".doc"]                     # only the broken file, after the shared run
+    assert got[1].report is None and got[1].source.error_code == "doc.convert_failed"
+    assert "LibreOffice" in got[1].source.error_message
+    assert_read_as_truth(got[0], DOCS[0])
+    assert_read_as_truth(got[2], HTML[0])
+    assert got[3].source.format == "wps" and got[3].report.format == "wps"
+    assert_read_as_truth(got[3], DOCS[1])
+    assert office._PRECONVERTED == {}            # nothing kept after the chunk
+
+
+def test_slowest_first_order(tmp_path):
+    small_pdf = tmp_path / "a.pdf"
+    small_pdf.write_bytes(PDF.read_bytes())
+    paths = [str(HTML[0]), str(small_pdf), str(DOCS[0]), str(tmp_path / "missing.txt"),
+             str(SCAN), str(HTML[1])]
+    order = parallel.slowest_first(paths)
+    assert [paths[i] for i in order] == [str(SCAN), str(DOCS[0]), str(small_pdf), str(HTML[0]),
+                                         str(HTML[1]), str(tmp_path / "missing.txt")]
+    # a handle puts the extractions back in input order
+    class Done:
+        def __init__(self, v):
+            self.v = v
+
+        def result(self):
+            return self.v
+
+    ordered = [paths[i] for i in order]
+    h = parallel.BatchHandle([Done(ordered[:4]), Done(ordered[4:])], order)
+    assert h.result() == paths
+
+
+def test_release_ocr_drops_the_engine():
+    from tasks.readers import ocr
+
+    try:
+        ocr.engine()
+    except Exception as e:   # noqa: BLE001
+        pytest.skip(f"no OCR engine here: {e}")
+    assert ocr._ENGINE is not None
+    assert parallel.release_ocr() is True
+    assert ocr._ENGINE is None and parallel.release_ocr() is False
