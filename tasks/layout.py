@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 
 from tasks import spec
 from tasks.labels import match_row, normalize, normalize_and_squash, squash
-from tasks.model import Cell, Provenance, Report, Status
+from tasks.model import Cell, Report, Status
 from tasks.numbers import Kind, as_value, parse_cell
 from tasks.readers.grid import Document, Grid, GridCell
 
@@ -77,7 +77,7 @@ def _proactive_header(text: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _cell_info(text: str) -> tuple[Kind, Decimal | None, bool]:
     """(kind, number, looks like a label) of one printed cell text: cells repeat across reports."""
     kind, d = parse_cell(text)
@@ -255,14 +255,15 @@ def _map_row(out: Layout, grid: Grid, r_idx: int, row_id: str, labels: list[Grid
     cells = out.cells
     path, g_index = doc.path, grid.index
 
+    where = (path, g_index, r_idx, label_text)     # shared by the row's cells
+    located = Cell.located
+
     def put(k: str, cell: GridCell | None, status: Status, value, pos: int) -> None:
         if cell is None:
             cells[k] = Cell(value, status, None, None)
             return
-        cells[k] = Cell(value, status,
-                        Provenance(path, cell.page, cell.line, g_index, r_idx, col_of.get(id(cell)),
-                                   cell.bbox, cell.text, label_text, col_labels[pos]),
-                        cell.confidence)
+        cells[k] = located(value, status, where, cell.page, cell.line, col_of.get(id(cell)),
+                           cell.bbox, cell.text, col_labels[pos], cell.confidence)
 
     def put_slot(pos: int, cell: GridCell) -> None:
         k = keys[pos]

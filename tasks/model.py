@@ -51,12 +51,89 @@ class Provenance:
         return " ".join(parts)
 
 
-@dataclass(slots=True)
 class Cell:
-    value: int | Decimal | None
-    status: Status
-    source: Provenance | None = None
-    confidence: float | None = None   # reader's confidence where it has one (OCR)
+    """One cell's value, status, provenance (`source`, a :class:`Provenance` or None) and the
+    reader's confidence where it has one (OCR).
+
+    Memory: a report holds ~200 cells and a batch 2,000 reports, so the cells the label matcher
+    makes do not carry a Provenance object each. They keep the per-cell fields (page, line,
+    column, bbox, text, column label) in their own slots and share one tuple per table row
+    (file, grid table, grid row, row label); `source` builds the Provenance when asked. A cell
+    made with a Provenance (`Cell(v, status, prov)`) keeps that object. Both kinds pickle in
+    their compact form (worker processes send them to the flow).
+    """
+    __slots__ = ("value", "status", "confidence", "_src", "_page", "_line", "_col", "_bbox",
+                 "_text", "_col_label")
+    __hash__ = None   # mutable, compared by value (as the dataclass it replaces)
+
+    def __init__(self, value: int | Decimal | None, status: Status,
+                 source: Provenance | None = None, confidence: float | None = None):
+        self.value = value
+        self.status = status
+        self.confidence = confidence
+        self._src = source
+        self._page = self._line = self._col = self._bbox = self._text = self._col_label = None
+
+    @classmethod
+    def located(cls, value, status: Status, row: tuple[str, int | None, int | None, str | None],
+                page: int | None, line: int | None, col: int | None, bbox, text: str | None,
+                col_label: str | None, confidence: float | None = None) -> "Cell":
+        """A cell read at a place in a table grid; `row` = (file, grid table, grid row, row
+        label as printed), one tuple shared by the row's cells."""
+        c = _new_cell(cls)
+        c.value, c.status, c.confidence, c._src = value, status, confidence, row
+        c._page, c._line, c._col, c._bbox, c._text, c._col_label = (page, line, col, bbox, text,
+                                                                    col_label)
+        return c
+
+    @property
+    def source(self) -> Provenance | None:
+        src = self._src
+        if src is None or src.__class__ is Provenance:
+            return src
+        if isinstance(src, tuple):
+            return Provenance(src[0], self._page, self._line, src[1], src[2], self._col,
+                              self._bbox, self._text, src[3], self._col_label)
+        return src
+
+    @source.setter
+    def source(self, value: Provenance | None) -> None:
+        self._src = value
+        self._page = self._line = self._col = self._bbox = self._text = self._col_label = None
+
+    def where(self) -> tuple | None:
+        """(page, line, grid table, grid row, grid column, raw text) without building a
+        Provenance; None when the cell has no source (for cells_frame)."""
+        src = self._src
+        if src is None:
+            return None
+        if isinstance(src, tuple):
+            return self._page, self._line, src[1], src[2], self._col, self._text
+        return src.page, src.line, src.table, src.row, src.col, src.text
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return ((self.value, self.status, self.source, self.confidence)
+                == (other.value, other.status, other.source, other.confidence))
+
+    def __repr__(self) -> str:
+        return (f"Cell(value={self.value!r}, status={self.status!r}, source={self.source!r}, "
+                f"confidence={self.confidence!r})")
+
+    def __reduce__(self):
+        if isinstance(self._src, tuple):
+            return (_located_cell, (self.value, self.status, self._src, self._page, self._line,
+                                    self._col, self._bbox, self._text, self._col_label,
+                                    self.confidence))
+        return (Cell, (self.value, self.status, self._src, self.confidence))
+
+
+_new_cell = object.__new__
+
+
+def _located_cell(*args) -> Cell:
+    return Cell.located(*args)
 
 
 @dataclass(slots=True)
@@ -181,10 +258,11 @@ def cells_frame(reports: list[Report]):
     import polars as pl
 
     cols: dict[str, list] = {k: [] for k in CELL_FRAME_SCHEMA}
+    none6 = (None,) * 6
     for r in reports:
         for k, c in r.cells.items():
             table, row_key, col_key = k.split(".", 2)
-            s = c.source
+            page, line, g_table, g_row, g_col, raw = c.where() or none6
             cols["sha256"].append(r.sha256)
             cols["key"].append(k)
             cols["table"].append(table)
@@ -192,12 +270,12 @@ def cells_frame(reports: list[Report]):
             cols["col_key"].append(col_key)
             cols["value"].append(None if c.value is None else float(c.value))
             cols["status"].append(str(c.status))
-            cols["page"].append(s.page if s else None)
-            cols["line"].append(s.line if s else None)
-            cols["grid_table"].append(s.table if s else None)
-            cols["grid_row"].append(s.row if s else None)
-            cols["grid_col"].append(s.col if s else None)
-            cols["raw"].append(s.text if s else None)
+            cols["page"].append(page)
+            cols["line"].append(line)
+            cols["grid_table"].append(g_table)
+            cols["grid_row"].append(g_row)
+            cols["grid_col"].append(g_col)
+            cols["raw"].append(raw)
             cols["confidence"].append(c.confidence)
     dtypes = {"str": pl.Utf8, "f64": pl.Float64, "i32": pl.Int32}
     return pl.DataFrame({k: pl.Series(k, v, dtype=dtypes[CELL_FRAME_SCHEMA[k]])
