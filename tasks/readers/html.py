@@ -175,6 +175,7 @@ class _Reader:
 
     def __init__(self, body_src) -> None:
         self.count = 0
+        self.nodes: list[_Node] = []          # every light node (see release)
         top = body_src.mem_id
         self.hidden: set[int] = set()
         self.spans: dict[int, dict] = {}      # mem_id → attributes of cells with a span
@@ -213,6 +214,15 @@ class _Reader:
                 a = a.parent
         return out
 
+    def release(self) -> None:
+        """Break the light tree's parent links: its nodes hold Lexbor nodes, which hold the
+        whole parsed page; without cycles it is freed as soon as the read is over (not at the
+        next cyclic garbage collection)."""
+        for n in self.nodes:
+            n.parent = None
+            n.src = None
+        self.nodes = []
+
     def _tick(self) -> None:
         self.count += 1
         if self.count > MAX_NODES:
@@ -225,6 +235,7 @@ class _Reader:
         nested = self.nested
         skip = _SKIP_TAGS
         node_cls = _Node
+        nodes = self.nodes
         count = self.count
         stack = [(src, top)]
         while stack:
@@ -242,6 +253,7 @@ class _Reader:
                 elif tag not in skip and tag[:1] not in "-_" and not (hidden and c.mem_id in hidden):
                     node = node_cls(tag, parent, in_link or tag == "a", c)
                     kids.append(node)
+                    nodes.append(node)
                     if tag == "table" and c.mem_id not in nested:
                         self.count = count
                         try:
@@ -456,6 +468,13 @@ def read_html(path: str, data: bytes, sha256: str) -> Document:
     if body_src is None:
         raise ReadError("html.malformed", "网页没有可读的正文")
     reader = _Reader(body_src)
+    try:
+        return _read(path, sha256, encoding, parsed, body_src, reader)
+    finally:
+        reader.release()
+
+
+def _read(path: str, sha256: str, encoding: str, parsed, body_src, reader: _Reader) -> Document:
     body = _Node("body", None, False, None)
     reader.build(body_src, body)
     _weigh(body)
