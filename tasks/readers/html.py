@@ -733,7 +733,7 @@ def _clean(s: str) -> str:
     if not t.isascii():
         t = unicodedata.normalize("NFC", t).strip()
     if len(s) <= 200:
-        if len(_CLEAN_CACHE) >= 20_000:
+        if len(_CLEAN_CACHE) >= 5_000:
             _CLEAN_CACHE.clear()
         _CLEAN_CACHE[s] = t
     return t
