@@ -225,25 +225,29 @@ class BatchHandle:
 
 class LocalPool:
     """Process pool for extraction; `workers <= 1` (or a run of fewer than INLINE_BELOW files,
-    `total`) runs everything inline (no processes). With a pool, files that need OCR go to one
-    extra short-lived OCR process (see the module's docstring)."""
+    `total`) runs everything inline (no processes). With a pool, files that need OCR go to
+    `ocr_workers` (default one) extra OCR processes that end when they have no OCR work left
+    (see the module's docstring)."""
 
     def __init__(self, workers: int | None = None, manifest_path: str | None = None,
                  province_hint: str | None = None, chunk: int = CHUNK,
-                 total: int | None = None):
+                 total: int | None = None, ocr_workers: int = 1):
         self.workers = default_workers() if workers is None else max(1, int(workers))
         if total is not None and total < INLINE_BELOW:
             self.workers = 1           # the pool would cost more than it saves
         self.manifest_path = manifest_path
         self.province_hint = province_hint
         self.chunk = chunk
+        # OCR processes at most (each holds the models, hundreds of MB while reading a scan;
+        # one caps the memory, more finish a scan-heavy run sooner)
+        self.ocr_workers = max(1, int(ocr_workers))
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._ocr_pool: ProcessPoolExecutor | None = None
         self._ocr_pending = 0
         self._retired: list[threading.Thread] = []
         self._closed = False
-        self.ocr_processes = 0         # OCR processes started so far (for tests and reports)
+        self.ocr_processes = 0         # OCR pools (of ocr_workers processes) started so far
         self.deferred = 0              # files handed to the OCR process so far
 
     def __enter__(self) -> "LocalPool":
@@ -317,7 +321,7 @@ class LocalPool:
                 raise RuntimeError("LocalPool is closed")
             if self._ocr_pool is None:
                 self._ocr_pool = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"))
+                    self.ocr_workers, mp_context=multiprocessing.get_context("spawn"))
                 self.ocr_processes += 1
             pool = self._ocr_pool
             fut = pool.submit(_ocr_chunk, paths, self.manifest_path, self.province_hint)
