@@ -1,9 +1,12 @@
 """OCR of page images: the table grid from the ruling lines, each cell read on its own.
 
-- Engine: RapidOCR (PyPI `rapidocr` + `onnxruntime`), whose wheel ships the PP-OCRv6 detection
-  and recognition models; they are loaded from the installed package by explicit path, so
-  nothing is ever fetched at run time (no network here). Missing engine → ReadError
-  `ocr.unavailable`, the batch goes on.
+- Engine: the PP-OCRv6 recognition and detection models shipped in the `rapidocr` wheel
+  (PyPI `rapidocr` + `onnxruntime`), loaded by explicit path, so nothing is ever fetched at run
+  time (no network here). Recognition runs through onnxruntime directly (one thread, no
+  spinning, no memory arena: extraction runs one process per core); table cells need no
+  detection (the ruling-line grid gives each cell's box), so the detection model is loaded only
+  when a page's running text is read. Missing engine → ReadError `ocr.unavailable`, the batch
+  goes on.
 - Grid (OpenCV): the page is binarised, its skew (±1–2°) measured on the long horizontal
   rules and undone, horizontal and vertical rules isolated by morphological opening with long
   thin kernels; every enclosed white region between rules is a cell, so merged cells come out
@@ -44,11 +47,92 @@ EXTRA_DIGIT_CONFIDENCE = 0.5
 # Non-Chinese, non-numeric text read with less confidence than this is noise: the cell is
 # taken as empty (keeping its low confidence).
 NOISE_BELOW = 0.5
+# Stroke-like characters that specks and rule remnants beside a digit are read as.
+NOISE_CJK = "一二三口日"
+
+# Recognition input: the model's fixed height; each crop is run on its own at its own width,
+# but never narrower than REC_MIN_WIDTH (the model reads a lone digit padded to about twice its
+# height with near-certain confidence, squeezed to its own width with less), so a cell's reading
+# does not depend on the other crops of the page.
+REC_HEIGHT = 48
+REC_MIN_WIDTH = 96
+REC_MAX_WIDTH = 48 * 40
 
 
-def engine():
-    """The shared RapidOCR engine (loaded once, thread-safe). Raises ReadError when it cannot
-    run here."""
+def _session(path: Path):
+    """An onnxruntime CPU session: one thread and no spinning (extraction already runs one
+    process per core), no memory arena (a process that has read a scan does not keep its
+    peak), full graph optimisation."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.enable_cpu_mem_arena = False
+    so.enable_mem_pattern = False
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+class Engine:
+    """The recogniser (the PP-OCR rec model shipped in the `rapidocr` wheel) run by onnxruntime
+    directly, CTC greedy decoding with each character's probability. The detection model is
+    loaded only when a page's running text is read (`read_lines`)."""
+
+    def __init__(self, models: Path):
+        self.models = models
+        self.rec = _session(models / "PP-OCRv6_rec_small.onnx")
+        self.rec_input = self.rec.get_inputs()[0].name
+        meta = self.rec.get_modelmeta().custom_metadata_map
+        self.chars = ["blank"] + meta["character"].splitlines() + [" "]
+        self._det = None
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, list[float]]]:
+        """Gray (or BGR) line crops → [(text, each character's probability)], in order."""
+        import cv2
+
+        out: list[tuple[str, list[float]]] = []
+        for crop in crops:
+            g = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+            h, w = g.shape
+            width = max(1, min(int(np.ceil(REC_HEIGHT * w / h)), REC_MAX_WIDTH))
+            x = np.zeros((1, 3, REC_HEIGHT, max(width, REC_MIN_WIDTH)), np.float32)
+            x[0, :, :, :width] = cv2.resize(g, (width, REC_HEIGHT)).astype(np.float32) / 127.5 - 1.0
+            probs = self.rec.run(None, {self.rec_input: x})[0][0]
+            idx = probs.argmax(axis=1)
+            best = probs.max(axis=1)
+            keep = np.ones(len(idx), bool)
+            keep[1:] = idx[1:] != idx[:-1]
+            keep &= idx != 0
+            out.append(("".join(self.chars[k] for k in idx[keep]),
+                        [round(float(p), 5) for p in best[keep]]))
+        return out
+
+    def detector(self):
+        """RapidOCR's text detector (DB post-processing), one thread, no memory arena."""
+        if self._det is None:
+            with _LOCK:
+                if self._det is None:
+                    from rapidocr import RapidOCR
+
+                    eng = RapidOCR(params={
+                        "Global.use_cls": False, "Global.log_level": "warning",
+                        "Global.model_root_dir": str(self.models),
+                        "Det.model_path": str(self.models / "PP-OCRv6_det_small.onnx"),
+                        "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                    })
+                    self._det = eng._load_det_model()
+        return self._det
+
+
+def engine() -> Engine:
+    """The shared OCR engine (loaded once per process, thread-safe). Raises ReadError when it
+    cannot run here."""
     global _ENGINE
     if _ENGINE is not None:
         return _ENGINE
@@ -56,27 +140,22 @@ def engine():
         if _ENGINE is not None:
             return _ENGINE
         try:
-            import rapidocr
-            from rapidocr import RapidOCR
+            import importlib.util
+
+            import onnxruntime  # noqa: F401
+            spec = importlib.util.find_spec("rapidocr")    # its models only: not imported
+            if spec is None or spec.origin is None:
+                raise ImportError("No module named 'rapidocr'")
         except Exception as e:   # noqa: BLE001 — ImportError, or onnxruntime failing to load
             raise ReadError("ocr.unavailable",
                             f"扫描件需要文字识别（OCR），但本机未安装可用的OCR引擎：{e}") from e
-        models = Path(rapidocr.__file__).parent / "models"
+        models = Path(spec.origin).parent / "models"
         det = models / "PP-OCRv6_det_small.onnx"
         rec = models / "PP-OCRv6_rec_small.onnx"
         if not det.is_file() or not rec.is_file():
             raise ReadError("ocr.unavailable", "扫描件需要文字识别（OCR），但OCR模型文件缺失")
-        params = {
-            "Global.use_cls": False,
-            "Global.log_level": "warning",
-            "Global.model_root_dir": str(models),
-            "Det.model_path": str(det),
-            "Rec.model_path": str(rec),
-            "Rec.rec_batch_num": 12,
-            "Rec.rec_img_shape": [3, 48, 160],
-        }
         try:
-            _ENGINE = RapidOCR(params=params)
+            _ENGINE = Engine(models)
         except Exception as e:   # noqa: BLE001
             raise ReadError("ocr.unavailable", f"OCR引擎无法启动：{type(e).__name__}: {e}") from e
         return _ENGINE
@@ -325,7 +404,6 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
                 do_deskew: bool = True) -> list[TablePart]:
     """Ruled tables of one page image, each cell OCR'd. Boxes are returned in PDF points."""
     import cv2
-    from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
     eng = engine or globals()["engine"]()
     if do_deskew:
@@ -363,9 +441,7 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
             lines_of[ci] = lines_of.get(ci, 0) + 1
     texts: dict[int, list[tuple[str, float]]] = {}
     if jobs:
-        res = eng._load_rec_model()(TextRecInput(img=[j.crop for j in jobs], return_word_box=True))
-        for j, txt, score, words in zip(jobs, res.txts, res.scores, res.word_results):
-            confs = list(getattr(words, "confs", None) or [score])
+        for j, (txt, confs) in zip(jobs, eng.recognize([j.crop for j in jobs])):
             texts.setdefault(j.cell, []).append((txt, min(confs) if txt else 0.0))
     by_table: dict[int, list[BoxCell]] = {}
     for ci, (t_i, c) in enumerate(all_cells):
@@ -405,6 +481,11 @@ def _check(text: str, conf: float, glyphs: int | None = None) -> tuple[str, floa
         return "", conf       # noise read as letters: an unsure empty cell, not a value
     digits = sum(ch.isdigit() for ch in t)
     if digits and digits >= 0.5 * len(t.replace(" ", "")):
+        if any(ch in NOISE_CJK for ch in t):
+            # scan noise beside a digit read as a stroke-like character ("0二"): the cell is
+            # a number cell (the row stays a data row), its value never certain
+            t = "".join(ch for ch in t if ch not in NOISE_CJK).strip()
+            conf = min(conf, MIXED_CONFIDENCE)
         if re.search(r"\d\s+\d", t):
             conf = min(conf, SPLIT_DIGITS_CONFIDENCE)
         core = t.replace(" ", "")
@@ -424,7 +505,6 @@ def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = N
     """The page's text lines outside the tables, top to bottom (detection on a half-size
     image, recognition at full size)."""
     import cv2
-    from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
     eng = engine or globals()["engine"]()
     if do_deskew:
@@ -433,7 +513,7 @@ def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = N
     k = 72.0 / dpi
     scale = 0.5
     small = cv2.resize(gray, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
-    det = eng._load_det_model()
+    det = eng.detector()
     res = det(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))
     boxes = [] if res.boxes is None else list(res.boxes)
     items = []
@@ -462,8 +542,7 @@ def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = N
     if not flat:
         return []
     crops = [line_crop(gray, y0, y1, x0, x1) for y0, y1, x0, x1 in flat]
-    out = eng._load_rec_model()(TextRecInput(img=crops))
-    txt_of = dict(zip(map(id, flat), out.txts))
+    txt_of = dict(zip(map(id, flat), (t for t, _ in eng.recognize(crops))))
     from tasks.readers.pdf import join_wrapped
 
     lines = []

@@ -237,3 +237,24 @@ def test_drawn_table_cells_and_a_lost_rule():
     parts = ocr.read_tables(_drawn_table(lost_rule=True), 200, 1)
     merged = [c for c in parts[0].cells if c.text.replace(" ", "") in ("35", "3", "5")]
     assert len(merged) == 1 and merged[0].confidence < UNCERTAIN_BELOW
+
+
+def test_engine_runs_one_thread_and_reads_a_lone_digit_surely():
+    """One onnxruntime thread per process (extraction already runs one process per core), and a
+    single printed digit — the commonest table cell — is read at full confidence, not
+    squeezed to its own width (where the model doubts it)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    eng = ocr.engine()
+    assert eng.rec.get_session_options().intra_op_num_threads == 1
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 30)
+    img = Image.new("L", (40, 50), 255)
+    ImageDraw.Draw(img).text((10, 2), "0", fill=0, font=font)
+    (text, confs), = eng.recognize([np.array(img)])
+    assert text == "0" and min(confs) >= 0.98      # 0.94 at its own width
+
+
+def test_noise_read_as_a_stroke_beside_a_digit_keeps_a_number_cell_uncertain():
+    t, c = ocr._check("0二", 0.95)        # a harsh scan's speck beside a 0
+    assert t == "0" and c < UNCERTAIN_BELOW
+    assert ocr._check("一", 0.95) == ("一", 0.95)      # a dash alone is not touched
