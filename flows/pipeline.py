@@ -207,7 +207,7 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
                     if i + 1 < len(batches):
                         pending.append(extractor.submit_batch([e.path for e in batches[i + 1]]))
                     t = time.perf_counter()
-                    exs = pending.pop(0).result()
+                    exs = _taken(pending.pop(0).result())
                     t = lap("extract", t)
                     if i == 0:
                         _runlock.pause_point("extract")  # test-only hook (tasks/runlock.py)
@@ -353,7 +353,26 @@ def plan_task(con, entries, contexts, rules, full):
 
 @task(name="extract-batch", cache_policy=NO_CACHE, retries=0)
 def extract_batch(pool, paths: list[str]):
-    return pool.submit_batch(paths).result()
+    return Handoff(pool.submit_batch(paths).result())
+
+
+class Handoff:
+    """A batch's extractions passed out of a Prefect task. Prefect's task engine keeps the
+    return value of a worker thread's last task alive until that thread runs another task
+    (measured: after the flow dropped a batch, it stayed in memory), so the flow takes the
+    list out of this box (`_taken`) and only the empty box stays behind."""
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = items
+
+    def take(self):
+        items, self.items = self.items, None
+        return items
+
+
+def _taken(result):
+    return result.take() if isinstance(result, Handoff) else result
 
 
 @task(name="extract-chunk", cache_policy=NO_CACHE, retries=1)
