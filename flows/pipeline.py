@@ -198,7 +198,8 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
             report_progress(len(files))
 
         # 2. new or changed contents: extract (batch k+1 runs while batch k is loaded)
-        batches = _par.chunks(plan.extract, opts.batch_size)
+        # slow files (scans, DOC, PDFs) dealt out evenly over the batches: OCR starts at once
+        batches = _par.spread(plan.extract, opts.batch_size, path=lambda e: e.path)
         if batches:
             with extractor_factory(len(plan.extract)) as extractor:
                 summary.executor = extractor.describe()

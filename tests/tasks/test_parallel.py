@@ -141,3 +141,26 @@ def test_release_ocr_drops_the_engine():
     assert ocr._ENGINE is not None
     assert parallel.release_ocr() is True
     assert ocr._ENGINE is None and parallel.release_ocr() is False
+
+
+def test_spread_deals_slow_files_out_evenly_over_batches(tmp_path):
+    """Scans (big PDFs), DOC and PDF files are spread over every batch, each file once."""
+    paths = []
+    for i in range(6):
+        p = tmp_path / f"scan{i}.pdf"
+        p.write_bytes(b"%PDF-1.4\n" + b"0" * (800 * 1024))
+        paths.append(str(p))
+    for i in range(6):
+        p = tmp_path / f"doc{i}.doc"
+        p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"0" * 100)
+        paths.append(str(p))
+    for i in range(18):
+        p = tmp_path / f"page{i}.html"
+        p.write_text("<html></html>")
+        paths.append(str(p))
+    batches = parallel.spread(paths, 10)
+    assert [len(b) for b in batches] == [10, 10, 10]
+    assert sorted(x for b in batches for x in b) == sorted(paths)
+    assert [sum("scan" in x for x in b) for b in batches] == [2, 2, 2]
+    assert [sum(x.endswith(".doc") for x in b) for b in batches] == [2, 2, 2]
+    assert parallel.spread(paths[:5], 10) == [paths[:5]] and parallel.spread([], 10) == []
