@@ -284,10 +284,15 @@ class LocalPool:
             t.join()
 
     def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"))
-        return self._pool
+        # under the lock: the flow submits batch k+1 from another thread while batch k is
+        # submitted; two pools (twice the processes and memory) would start otherwise
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("LocalPool is closed")
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
 
     def submit_batch(self, paths: Sequence[str]) -> BatchHandle:
         if self.workers <= 1:

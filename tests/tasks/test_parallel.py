@@ -164,3 +164,49 @@ def test_spread_deals_slow_files_out_evenly_over_batches(tmp_path):
     assert [sum("scan" in x for x in b) for b in batches] == [2, 2, 2]
     assert [sum(x.endswith(".doc") for x in b) for b in batches] == [2, 2, 2]
     assert parallel.spread(paths[:5], 10) == [paths[:5]] and parallel.spread([], 10) == []
+
+
+def test_batches_submitted_from_two_threads_share_one_pool():
+    """The flow submits batch k+1 from another thread while batch k is being submitted: one
+    pool of `workers` processes, not one per thread (which doubled processes and memory)."""
+    import threading
+
+    paths = [str(HTML[0]), str(HTML[1])] * 20
+    with parallel.LocalPool(2, chunk=4) as pool:
+        gate = threading.Barrier(4)
+        handles: list = []
+
+        def submit():
+            gate.wait()
+            handles.append(pool.submit_batch(paths))
+
+        threads = [threading.Thread(target=submit) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        results = [h.result() for h in handles]
+        assert len(multiprocessing.active_children()) == 2
+    assert multiprocessing.active_children() == []
+    assert all([e.source.path for e in r] == paths for r in results)
+
+
+@needs_lo
+def test_identical_doc_copies_in_a_chunk_share_one_conversion(tmp_path, monkeypatch):
+    """Two files with the same bytes (a report saved under two names) are converted once, in
+    the chunk's shared run, not by one LibreOffice start each."""
+    a, b = tmp_path / "a.doc", tmp_path / "b.doc"
+    shutil.copy(DOCS[0], a)
+    shutil.copy(DOCS[0], b)
+    alone = []
+    real = office.convert
+
+    def counting(data, suffix, target="docx", timeout=None):
+        alone.append(suffix)
+        return real(data, suffix, target, timeout)
+
+    monkeypatch.setattr(office, "convert", counting)
+    got = parallel.extract_chunk([str(a), str(b)], None, None)
+    assert alone == []
+    for e in got:
+        assert_read_as_truth(e, DOCS[0])
