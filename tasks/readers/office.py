@@ -196,18 +196,19 @@ def preconverted(files: Iterable[tuple[str, bytes]]) -> Iterator[int]:
     Files that run did not convert (and encrypted or oversized ones) are read as before, one
     LibreOffice start each, with their own errors. Yields how many were converted. A machine
     without LibreOffice: nothing is converted (read_doc reports tool.missing per file)."""
-    items, keys = [], []
+    items, keys, wanted = [], [], 0
     for path, data in files:
         if _encrypted(data) or len(data) > MAX_INPUT_BYTES:
             continue
+        wanted += 1
         key = hashlib.sha256(data).hexdigest()
-        if key in keys:
+        if key in keys:           # the same bytes under another name: converted once
             continue
         items.append((data, _suffix(data, path)))
         keys.append(key)
     done: list[str] = []
     try:
-        if len(items) >= 2 and soffice_path() is not None:
+        if wanted >= 2 and soffice_path() is not None:
             for key, docx in zip(keys, convert_many(items, DOCX_TARGET)):
                 if docx is not None:
                     _PRECONVERTED[key] = docx
