@@ -450,3 +450,59 @@ if __name__ == "__main__":   # pragma: no cover
     import sys
 
     _bench(int(sys.argv[1]) if len(sys.argv) > 1 else 10000)
+
+
+def _memory_limit(con) -> str:
+    return con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
+                       ).fetchall()[0][0]
+
+
+def test_batch_is_written_under_the_lower_load_limit_and_the_limit_restored(con, batch,
+                                                                            monkeypatch):
+    before = _memory_limit(con)
+    seen = []
+    real = load._write_cells
+
+    def spy(c, *a):
+        seen.append(_memory_limit(c))
+        return real(c, *a)
+
+    monkeypatch.setattr(load, "_write_cells", spy)
+    load_batch(con, run(), *batch)
+    assert load._mib(seen[0]) <= 64 < load._mib(before)
+    assert _memory_limit(con) == before
+    assert con.execute("SELECT count(*) FROM raw_reports").fetchall()[0][0] == 2
+
+
+def test_out_of_memory_under_the_load_limit_rolls_back_and_retries_with_the_own_limit(
+        con, batch, monkeypatch):
+    before = _memory_limit(con)
+    real = load._write_cells
+    limits = []
+
+    def starved(c, *a):
+        limits.append(_memory_limit(c))
+        if load._mib(limits[-1]) <= 64:
+            raise duckdb.OutOfMemoryException("could not allocate block (injected)")
+        return real(c, *a)
+
+    monkeypatch.setattr(load, "_write_cells", starved)
+    stats = load_batch(con, run(), *batch)
+    assert len(limits) == 2 and limits[1] == before
+    assert stats.reports_new == 2
+    assert con.execute("SELECT count(*) FROM raw_reports").fetchall()[0][0] == 2
+    assert con.execute("SELECT count(*) FROM raw_source_files").fetchall()[0][0] == 3
+
+
+def test_in_memory_warehouse_keeps_its_limit(batch, monkeypatch):
+    c = open_warehouse(":memory:")
+    try:
+        before = _memory_limit(c)
+        seen = []
+        real = load._write_cells
+        monkeypatch.setattr(load, "_write_cells",
+                            lambda con, *a: (seen.append(_memory_limit(con)), real(con, *a))[1])
+        load_batch(c, run(), *batch)
+        assert seen == [before] and _memory_limit(c) == before
+    finally:
+        c.close()
