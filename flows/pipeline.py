@@ -41,7 +41,7 @@ from tasks import ingest as _ingest
 from tasks import parallel as _par
 from tasks import runlock as _runlock
 
-BATCH_SIZE = 2000          # files per extraction/validation/load batch (settings.batch_size())
+BATCH_SIZE = 1000          # files per extraction/validation/load batch (settings.batch_size())
 SIGHTING_BATCH = 20000     # unchanged files per sightings-only load
 DASK_CHUNK = 50            # files per Prefect task on a Dask cluster
 

@@ -150,7 +150,7 @@ def dask_address() -> str | None:
 def batch_size() -> int:
     """Files per extraction/validation/load batch (NIANBAO_BATCH_SIZE): one transaction each;
     memory grows with it (two batches of reports are held at most)."""
-    return int(os.environ.get("NIANBAO_BATCH_SIZE", "") or 2000)
+    return int(os.environ.get("NIANBAO_BATCH_SIZE", "") or 1000)
 
 
 def province_hint() -> str | None:
