@@ -17,6 +17,11 @@ PDF reader has classified its pages) is not read there: `tasks.readers.ocr.engin
 process that exits as soon as it has no OCR work left. So at most one process holds the OCR
 models, only while there are scans, and a general worker stays at ~70 MB.
 
+Priority: the general workers run at a lower CPU priority (nice +GENERAL_NICE). A run with
+scans is as long as the OCR process's queue, so the OCR process (and the flow process, which
+validates and loads) get a core first; the general workers use what is left, and all of it
+once they are alone.
+
 Order: within a batch the slowest files go first (big PDFs — likely scans —, DOC/WPS, other
 PDFs), so the batch does not end with one worker busy on a long tail; DOC files end up in the
 same chunks (fewer LibreOffice starts). Results still come back in input order.
@@ -39,6 +44,7 @@ CHUNK = 25                      # files per pool task: small enough to balance, 
                                 # keep pickling and scheduling cost negligible (~1 ms per chunk)
 INLINE_BELOW = 20               # a run extracting fewer files: no pool (start-up costs ~1 s)
 BIG_PDF_BYTES = 768 * 1024      # a PDF this big is probably scanned pages (OCR: seconds a page)
+GENERAL_NICE = 5                # general workers' niceness above the flow's (see the docstring)
 
 _MANIFESTS: dict[tuple[str, float], dict] = {}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -168,6 +174,14 @@ def _preconverted(files):
 
 
 # ------------------------------------------------------------------------------- helpers
+def _lower_priority(increment: int) -> None:
+    """A general worker's initializer: lower its CPU priority (never fails a worker)."""
+    try:
+        os.nice(increment)
+    except (AttributeError, OSError):   # not POSIX / not allowed
+        pass
+
+
 def chunks(items: Sequence, n: int) -> list[list]:
     n = max(1, int(n))
     return [list(items[i:i + n]) for i in range(0, len(items), n)]
@@ -291,7 +305,9 @@ class LocalPool:
                 raise RuntimeError("LocalPool is closed")
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"))
+                                                 mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_lower_priority,
+                                                 initargs=(GENERAL_NICE,))
             return self._pool
 
     def submit_batch(self, paths: Sequence[str]) -> BatchHandle:

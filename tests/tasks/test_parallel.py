@@ -210,3 +210,10 @@ def test_identical_doc_copies_in_a_chunk_share_one_conversion(tmp_path, monkeypa
     assert alone == []
     for e in got:
         assert_read_as_truth(e, DOCS[0])
+
+
+def test_general_workers_run_at_a_lower_priority_than_the_flow():
+    with parallel.LocalPool(2) as pool:
+        ex = pool._executor()
+        nice = {f.result() for f in [ex.submit(os.nice, 0) for _ in range(4)]}
+    assert nice == {os.nice(0) + parallel.GENERAL_NICE}
