@@ -59,18 +59,21 @@ REC_MIN_WIDTH = 96
 REC_MAX_WIDTH = 48 * 40
 
 
-def _session(path: Path):
+def _session(path: Path, arena: bool = False):
     """An onnxruntime CPU session: one thread and no spinning (extraction already runs one
-    process per core), no memory arena (a process that has read a scan does not keep its
-    peak), full graph optimisation."""
+    process per core), full graph optimisation. Without `arena`: no memory arena and no memory
+    pattern (a process that has read a scan does not keep its peak). With `arena` (the
+    detector, whose activations are tens of MB each): the planned memory pattern in an arena,
+    emptied after each run by `_DetSession` — malloc'd one by one, those activations fragment
+    the heap and the page's detection took twice its live set."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.enable_cpu_mem_arena = False
-    so.enable_mem_pattern = False
+    so.enable_cpu_mem_arena = arena
+    so.enable_mem_pattern = arena
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -117,7 +120,9 @@ class Engine:
         if self._det is None:
             with _LOCK:
                 if self._det is None:
+                    from omegaconf import flag_override
                     from rapidocr import RapidOCR
+                    from rapidocr.ch_ppocr_det import TextDetector
 
                     eng = RapidOCR(params={
                         "Global.use_cls": False, "Global.log_level": "warning",
@@ -126,8 +131,58 @@ class Engine:
                         "EngineConfig.onnxruntime.intra_op_num_threads": 1,
                         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                     })
-                    self._det = eng._load_det_model()
+                    # RapidOCR's own detector settings (what `_load_det_model` builds), run by
+                    # a session of ours (see `_session`), the model loaded once
+                    cfg = eng.cfg.Det
+                    cfg.engine_cfg = eng.cfg.EngineConfig[cfg.engine_type.value]
+                    cfg.model_root_dir = eng.cfg.Global.model_root_dir
+                    sess = _session(self.models / "PP-OCRv6_det_small.onnx", arena=True)
+                    with flag_override(cfg, "allow_objects", True):
+                        cfg.session = sess
+                    det = TextDetector(cfg)
+                    det.session = _DetSession(sess)
+                    det.get_preprocess = lambda d=det: _lean_det_preprocess(d)
+                    self._det = det
         return self._det
+
+
+def _lean_det_preprocess(det):
+    """RapidOCR's detection preprocessing (DetPreProcess: resize to multiples of 32,
+    (x / 255 - mean) / std, CHW float32) with the same arithmetic — float32 scaling, then
+    float64 for the mean and std — done one channel at a time into the output, instead of
+    whole-image float32 and float64 temporaries (about 60 MB for a page)."""
+    from rapidocr.ch_ppocr_det.utils import DetPreProcess
+
+    class Lean(DetPreProcess):
+        def __call__(self, img: np.ndarray) -> np.ndarray | None:
+            resized = self.resize(img)
+            if resized is None:
+                return None
+            h, w, c = resized.shape
+            out = np.empty((1, c, h, w), np.float32)
+            for ch in range(c):
+                t = resized[:, :, ch].astype("float32")
+                t *= self.scale
+                out[0, ch] = (t - self.mean[ch]) / self.std[ch]
+            return out
+
+    return Lean(det.limit_side_len, det.limit_type, det.mean, det.std)
+
+
+class _DetSession:
+    """The detector's session run with its arena emptied after each run (the arena's memory
+    goes back to the system instead of staying as the process's settled size)."""
+
+    def __init__(self, session):
+        import onnxruntime as ort
+
+        self.session = session
+        self.input = session.get_inputs()[0].name
+        self.run_options = ort.RunOptions()
+        self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: x}, self.run_options)[0]
 
 
 def engine() -> Engine:
@@ -159,6 +214,25 @@ def engine() -> Engine:
         except Exception as e:   # noqa: BLE001
             raise ReadError("ocr.unavailable", f"OCR引擎无法启动：{type(e).__name__}: {e}") from e
         return _ENGINE
+
+
+_LIBC = None
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc malloc_trim). A page's numpy and
+    OpenCV temporaries are freed but glibc keeps the pages (the big ones fall under its raised
+    mmap threshold), so each page would start from the last one's high-water mark."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):     # not glibc
+            _LIBC = False
+    if _LIBC:
+        _LIBC(0)
 
 
 def render_page(page, dpi: int) -> np.ndarray:
@@ -464,6 +538,8 @@ def read_tables(gray: np.ndarray, dpi: int, page_no: int, engine=None,
         part = TablePart(page=page_no, bbox=bbox, cells=bcs, page_height=gray.shape[0] * k)
         if part.n_cols >= 2:
             parts.append(part)
+    del bw, jobs, tables
+    trim_heap()        # the page's temporaries: the next page (or the detector) starts lower
     return parts
 
 
@@ -514,6 +590,7 @@ def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = N
     scale = 0.5
     small = cv2.resize(gray, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
     det = eng.detector()
+    trim_heap()         # the detector's activations start from the page's settled size
     res = det(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))
     boxes = [] if res.boxes is None else list(res.boxes)
     items = []
