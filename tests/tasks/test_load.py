@@ -506,3 +506,14 @@ def test_in_memory_warehouse_keeps_its_limit(batch, monkeypatch):
         assert seen == [before] and _memory_limit(c) == before
     finally:
         c.close()
+
+
+def test_read_only_connections_get_the_warehouse_memory_limit(con, tmp_path, monkeypatch):
+    con.close()
+    monkeypatch.setenv("NIANBAO_DUCKDB_MEMORY", "100MB")
+    ro = open_warehouse(tmp_path / "wh.duckdb", read_only=True)
+    try:
+        assert 90 < load._mib(_memory_limit(ro)) <= 100
+        assert ro.execute("SELECT count(*) FROM mart_rollup_province").fetchall()[0][0] == 0
+    finally:
+        ro.close()
