@@ -28,7 +28,6 @@ same chunks (fewer LibreOffice starts). Results still come back in input order.
 """
 from __future__ import annotations
 
-import ctypes
 import gc
 import multiprocessing
 import os
@@ -109,16 +108,13 @@ def _install_ocr_guard() -> None:
 
 def release_ocr() -> bool:
     """Drop this process's OCR engine, if loaded, and give its memory back to the system
-    (malloc_trim: glibc keeps freed arenas otherwise). True if there was one."""
+    (ocr.trim_heap: glibc keeps freed arenas otherwise). True if there was one."""
     ocr = sys.modules.get("tasks.readers.ocr")
     if ocr is None or getattr(ocr, "_ENGINE", None) is None:
         return False
     ocr._ENGINE = None
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):     # not glibc
-        pass
+    ocr.trim_heap()
     return True
 
 
