@@ -430,20 +430,24 @@ def _lower_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> str | Non
                        "WHERE database_name = current_database()").fetchall()
     if not path or not path[0][0]:
         return None                  # in memory: nowhere to spill
-    before = con.execute("SELECT value FROM duckdb_settings() "
-                         "WHERE name = 'memory_limit'").fetchall()[0][0]
+    before = memory_limit(con)
     try:
         _set_memory_limit(con, limit)
     except duckdb.OutOfMemoryException:   # more than that in use right now: leave it
         return None
-    now = con.execute("SELECT value FROM duckdb_settings() "
-                      "WHERE name = 'memory_limit'").fetchall()[0][0]
+    now = memory_limit(con)
     # DuckDB shows the limit rounded down to 0.1 of its unit: restore a hair above that
     restore = f"{math.ceil(_mib(before) * 2**20) + 1024} bytes"
     if _mib(now) >= _mib(before):    # already as low (NIANBAO_DUCKDB_MEMORY): keep it
         _set_memory_limit(con, restore)
         return None
     return restore
+
+
+def memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    """The connection's memory_limit as DuckDB shows it ('244.1 MiB')."""
+    return con.execute("SELECT value FROM duckdb_settings() "
+                       "WHERE name = 'memory_limit'").fetchall()[0][0]
 
 
 def _set_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> None:

@@ -452,36 +452,31 @@ if __name__ == "__main__":   # pragma: no cover
     _bench(int(sys.argv[1]) if len(sys.argv) > 1 else 10000)
 
 
-def _memory_limit(con) -> str:
-    return con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
-                       ).fetchall()[0][0]
-
-
 def test_batch_is_written_under_the_lower_load_limit_and_the_limit_restored(con, batch,
                                                                             monkeypatch):
-    before = _memory_limit(con)
+    before = load.memory_limit(con)
     seen = []
     real = load._write_cells
 
     def spy(c, *a):
-        seen.append(_memory_limit(c))
+        seen.append(load.memory_limit(c))
         return real(c, *a)
 
     monkeypatch.setattr(load, "_write_cells", spy)
     load_batch(con, run(), *batch)
     assert load._mib(seen[0]) <= 64 < load._mib(before)
-    assert _memory_limit(con) == before
+    assert load.memory_limit(con) == before
     assert con.execute("SELECT count(*) FROM raw_reports").fetchall()[0][0] == 2
 
 
 def test_out_of_memory_under_the_load_limit_rolls_back_and_retries_with_the_own_limit(
         con, batch, monkeypatch):
-    before = _memory_limit(con)
+    before = load.memory_limit(con)
     real = load._write_cells
     limits = []
 
     def starved(c, *a):
-        limits.append(_memory_limit(c))
+        limits.append(load.memory_limit(c))
         if load._mib(limits[-1]) <= 64:
             raise duckdb.OutOfMemoryException("could not allocate block (injected)")
         return real(c, *a)
@@ -497,13 +492,13 @@ def test_out_of_memory_under_the_load_limit_rolls_back_and_retries_with_the_own_
 def test_in_memory_warehouse_keeps_its_limit(batch, monkeypatch):
     c = open_warehouse(":memory:")
     try:
-        before = _memory_limit(c)
+        before = load.memory_limit(c)
         seen = []
         real = load._write_cells
         monkeypatch.setattr(load, "_write_cells",
-                            lambda con, *a: (seen.append(_memory_limit(con)), real(con, *a))[1])
+                            lambda con, *a: (seen.append(load.memory_limit(con)), real(con, *a))[1])
         load_batch(c, run(), *batch)
-        assert seen == [before] and _memory_limit(c) == before
+        assert seen == [before] and load.memory_limit(c) == before
     finally:
         c.close()
 
@@ -513,7 +508,7 @@ def test_read_only_connections_get_the_warehouse_memory_limit(con, tmp_path, mon
     monkeypatch.setenv("NIANBAO_DUCKDB_MEMORY", "100MB")
     ro = open_warehouse(tmp_path / "wh.duckdb", read_only=True)
     try:
-        assert 90 < load._mib(_memory_limit(ro)) <= 100
+        assert 90 < load._mib(load.memory_limit(ro)) <= 100
         assert ro.execute("SELECT count(*) FROM mart_rollup_province").fetchall()[0][0] == 0
     finally:
         ro.close()
