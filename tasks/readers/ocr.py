@@ -116,7 +116,8 @@ class Engine:
         return out
 
     def detector(self):
-        """RapidOCR's text detector (DB post-processing), one thread, no memory arena."""
+        """RapidOCR's text detector (DB post-processing), one thread, its arena emptied after
+        each run; run it through `detect_boxes` (strips of the page)."""
         if self._det is None:
             with _LOCK:
                 if self._det is None:
@@ -142,6 +143,10 @@ class Engine:
                     det = TextDetector(cfg)
                     det.session = _DetSession(sess)
                     det.get_preprocess = lambda d=det: _lean_det_preprocess(d)
+                    # detect_boxes resizes the page as RapidOCR would (these limits), then
+                    # runs the detector on strips of it that it must not resize again
+                    det.page_limit = (det.limit_type, det.limit_side_len)
+                    det.limit_type, det.limit_side_len = "max", 1 << 30
                     self._det = det
         return self._det
 
@@ -576,6 +581,51 @@ def _check(text: str, conf: float, glyphs: int | None = None) -> tuple[str, floa
 
 # --- running text of a page (title lines) -------------------------------------------------
 
+# Detection runs over horizontal strips of the page (its activations, tens of MB per
+# channel group for a whole page, scale with the area it sees): DET_STRIP rows at a time,
+# overlapping by DET_OVERLAP rows, more than the tallest title line at detection scale.
+DET_STRIP = 384
+DET_OVERLAP = 96
+
+
+def detect_boxes(det, img: np.ndarray, strip: int = DET_STRIP,
+                 overlap: int = DET_OVERLAP) -> tuple[list[np.ndarray], float]:
+    """RapidOCR's text boxes on a grayscale page image, detected strip by strip; returns the
+    boxes (4 points each) in the coordinates of `img` resized by the returned factor.
+
+    The page is first resized as the detector would resize it whole (its limit on the side);
+    each strip then goes through the detector unresized. A box belongs to the strip whose
+    middle part (the strip without half the overlap at either inner edge) holds its centre:
+    a line cut by one strip's edge lies whole in the next one, and no line is read twice.
+    The peak memory is that of one strip (a page at 200 dpi: a third of a whole page's)."""
+    import cv2
+
+    h, w = img.shape
+    limit_type, side = det.page_limit
+    if limit_type == "max":
+        fit = side / max(h, w) if max(h, w) > side else 1.0
+    else:
+        fit = side / min(h, w) if min(h, w) < side else 1.0
+    if fit != 1.0:
+        img = cv2.resize(img, (max(1, int(w * fit)), max(1, int(h * fit))))
+        h, w = img.shape
+    step = max(1, strip - overlap)
+    starts = [0] if h <= strip else list(range(0, h - strip, step)) + [h - strip]
+    boxes: list[np.ndarray] = []
+    for k, y0 in enumerate(starts):
+        y1 = min(h, y0 + strip)
+        lo = 0 if k == 0 else (y0 + min(y1, starts[k - 1] + strip)) / 2
+        hi = h if k == len(starts) - 1 else (starts[k + 1] + y1) / 2
+        trim_heap()       # the activations start from the page's settled size
+        res = det(cv2.cvtColor(img[y0:y1], cv2.COLOR_GRAY2BGR))
+        for b in ([] if res.boxes is None else res.boxes):
+            b = np.asarray(b, dtype=np.float64) + (0.0, y0)
+            cy = (b[:, 1].min() + b[:, 1].max()) / 2
+            if lo <= cy < hi:
+                boxes.append(b)
+    return boxes, fit
+
+
 def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = None,
                max_lines: int = 12, do_deskew: bool = True) -> list[str]:
     """The page's text lines outside the tables, top to bottom (detection on a half-size
@@ -589,10 +639,8 @@ def read_lines(gray: np.ndarray, dpi: int, engine=None, exclude: list | None = N
     k = 72.0 / dpi
     scale = 0.5
     small = cv2.resize(gray, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
-    det = eng.detector()
-    trim_heap()         # the detector's activations start from the page's settled size
-    res = det(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))
-    boxes = [] if res.boxes is None else list(res.boxes)
+    boxes, fit = detect_boxes(eng.detector(), small)
+    scale *= fit
     items = []
     for b in boxes:
         xs, ys = [p[0] / scale for p in b], [p[1] / scale for p in b]

@@ -21,6 +21,7 @@ from tasks.layout import UNCERTAIN_BELOW
 from tasks.model import Status
 from tasks.readers import ocr
 from tasks.readers.pdf import read_pdf
+from tests.conftest import SHARED
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 SCAN = FIX / "scan" / "scan-a.pdf"
@@ -258,3 +259,31 @@ def test_noise_read_as_a_stroke_beside_a_digit_keeps_a_number_cell_uncertain():
     t, c = ocr._check("0二", 0.95)        # a harsh scan's speck beside a 0
     assert t == "0" and c < UNCERTAIN_BELOW
     assert ocr._check("一", 0.95) == ("一", 0.95)      # a dash alone is not touched
+
+
+# --- text detection in strips ------------------------------------------------------------------
+
+@pytest.mark.parametrize("pdf", [SCAN, SHARED / "real" / "huaian-city-2024.pdf"],
+                         ids=["scan-a", "huaian"])
+def test_strip_detection_finds_each_line_of_the_whole_page_once(pdf):
+    """detect_boxes over strips (what read_lines runs) finds the same text boxes as one pass
+    over the whole page: none lost at a strip's edge, none found twice in an overlap."""
+    import cv2
+    import pypdfium2 as pdfium
+
+    gray = ocr.render_page(pdfium.PdfDocument(str(pdf))[0], 200)
+    h, w = gray.shape
+    small = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    det = ocr.engine().detector()
+    strips, fit = ocr.detect_boxes(det, small)
+    whole, _ = ocr.detect_boxes(det, small, strip=10 ** 6)
+    assert small.shape[0] > 2 * ocr.DET_STRIP and fit == 1.0   # several strips were run
+
+    def centres(boxes):
+        return sorted(((b[:, 1].min() + b[:, 1].max()) / 2, (b[:, 0].min() + b[:, 0].max()) / 2)
+                      for b in boxes)
+
+    a, b = centres(whole), centres(strips)
+    assert len(a) >= 15 and len(b) == len(a)
+    for (ya, xa), (yb, xb) in zip(a, b):
+        assert abs(ya - yb) < 4 and abs(xa - xb) < 8
