@@ -7,7 +7,9 @@
 - **extract** in batches of ``batch_size`` files, on the local cores (a process pool inside one
   Prefect task per batch, tasks.parallel) or on a Dask cluster (``dask_address``: one Prefect
   task per chunk of files through prefect-dask's DaskTaskRunner). Batch k+1 is extracted while
-  batch k is validated and loaded, so at most two batches of reports are in memory.
+  batch k is validated and loaded; the pool hands extractions back packed (pickled and
+  compressed, tasks.parallel.pack) and a batch is unpacked only when the flow takes it, so one
+  batch of reports is live in memory (the next one waits packed, ~5 MB).
 - **validate** (GX over the batch) and **load** (one transaction per batch, tasks.load) run in
   the flow process: the warehouse has exactly one writer.
 - **withdraw**: contents no longer found under the input folders are marked withdrawn
@@ -354,7 +356,8 @@ def plan_task(con, entries, contexts, rules, full):
 
 @task(name="extract-batch", cache_policy=NO_CACHE, retries=0)
 def extract_batch(pool, paths: list[str]):
-    return Handoff(pool.submit_batch(paths).result())
+    # packed: the flow may still be loading the previous batch when this one is done
+    return Handoff(pool.submit_batch(paths).packed())
 
 
 class Handoff:
@@ -373,7 +376,10 @@ class Handoff:
 
 
 def _taken(result):
-    return result.take() if isinstance(result, Handoff) else result
+    """A batch's extractions, unpacked (tasks.parallel.pack) now that the flow needs them."""
+    if isinstance(result, Handoff):
+        return [_par.unpack(x) for x in result.take()]
+    return result
 
 
 @task(name="extract-chunk", cache_policy=NO_CACHE, retries=1)

@@ -31,8 +31,10 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
 import sys
 import threading
+import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Sequence
 
@@ -68,16 +70,33 @@ def extract_chunk(paths: Sequence[str], manifest_path: str | None,
 
 
 def _ocr_chunk(paths: Sequence[str], manifest_path: str | None,
-               province_hint: str | None) -> list[_extract.Extraction]:
+               province_hint: str | None) -> list[bytes]:
     """The OCR process's task: like extract_chunk, the engine kept for the next scan (the
-    process itself ends when the pool has no OCR work left)."""
-    return _run_chunk(paths, manifest_path, province_hint, defer_ocr=False, release=False)
+    process itself ends when the pool has no OCR work left); extractions packed (`pack`)."""
+    return [pack(x) for x in _run_chunk(paths, manifest_path, province_hint, defer_ocr=False,
+                                        release=False)]
 
 
 def _general_chunk(paths: Sequence[str], manifest_path: str | None,
-                   province_hint: str | None) -> list[_extract.Extraction | None]:
-    """A general worker's task: None in place of a file that needs OCR (deferred)."""
-    return _run_chunk(paths, manifest_path, province_hint, defer_ocr=True, release=True)
+                   province_hint: str | None) -> list[bytes | None]:
+    """A general worker's task: packed extractions (`pack`), None in place of a file that
+    needs OCR (deferred)."""
+    return [None if x is None else pack(x)
+            for x in _run_chunk(paths, manifest_path, province_hint, defer_ocr=True,
+                                release=True)]
+
+
+def pack(ex: _extract.Extraction) -> bytes:
+    """An extraction as the pool hands it back: pickled and zlib-compressed (level 1).
+    The batch the flow is not working on yet waits in this form: a batch of 1,000 reports
+    holds ~5 MB packed instead of ~40–70 MB of live cell objects (packing ~0.1 s a batch in
+    the workers, unpacking ~0.1 s more than unpickling in the flow; measured)."""
+    return zlib.compress(pickle.dumps(ex, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def unpack(item):
+    """`pack`'s inverse; anything else (an extraction from extract_chunk) as it is."""
+    return pickle.loads(zlib.decompress(item)) if isinstance(item, bytes) else item
 
 
 class _NeedsOCR(BaseException):
@@ -227,15 +246,21 @@ def spread(items: Sequence, size: int, path=lambda x: x) -> list[list]:
 
 # ---------------------------------------------------------------------------------- pool
 class BatchHandle:
-    """The extractions of one batch, once its chunks are done (`result()`, input order).
-    `order[k]` is the input position of the k-th extraction the parts yield (None: as is)."""
+    """The extractions of one batch, once its chunks are done (`result()`, input order,
+    unpacked). `order[k]` is the input position of the k-th extraction the parts yield (None:
+    as is)."""
 
     def __init__(self, parts: list, order: list[int] | None = None):
         self._parts = parts
         self._order = order
 
     def result(self) -> list[_extract.Extraction]:
-        out: list[_extract.Extraction] = []
+        return [unpack(x) for x in self.packed()]
+
+    def packed(self) -> list:
+        """`result()` with the extractions still packed (`pack`): for whoever waits for a
+        batch before it needs its contents (unpack them with `unpack`)."""
+        out: list = []
         for p in self._parts:
             out.extend(p.result())
         if self._order is None:

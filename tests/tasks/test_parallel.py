@@ -64,7 +64,12 @@ def _probe_modules(pause: float) -> tuple[int, list[str]]:
 def test_pool_keeps_input_order_and_ocr_out_of_the_general_workers():
     paths = [str(p) for p in (HTML[0], DOCS[0], SCAN, PDF, HTML[1], DOCS[1])]
     with parallel.LocalPool(2, chunk=2) as pool:
-        got = pool.submit_batch(paths).result()
+        handle = pool.submit_batch(paths)
+        # the batch comes back packed (a few KB a report) and unpacks to the extractions
+        packed = handle.packed()
+        assert all(isinstance(x, bytes) and len(x) < 64 * 1024 for x in packed)
+        got = handle.result()
+        assert [parallel.unpack(x) for x in packed] == got
         assert [e.source.path for e in got] == paths
         # the scan was found by a general worker, handed over, read by the one OCR process
         assert pool.deferred == 1 and pool.ocr_processes == 1
