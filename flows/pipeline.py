@@ -1,9 +1,11 @@
-"""The main Prefect flow: ingest → plan → extract → validate → load → finish.
+"""The main Prefect flow: ingest → plan → convert → extract → validate → load → finish.
 
 - **ingest**: discover the files (tasks.ingest) and hash them (tasks.incremental.hash_files).
 - **plan**: one query of the known hashes; each file is new/changed (extract), up to date but
   validated by other rules (re-validate from the stored cells) or unchanged (sighting only).
   ``full=True`` extracts everything.
+- **convert**: on the local pool, the DOC/WPS files to extract are converted by LibreOffice
+  first (tasks.parallel.LocalPool.preconvert), so that it never runs beside OCR and the loads.
 - **extract** in batches of ``batch_size`` files, on the local cores (a process pool inside one
   Prefect task per batch, tasks.parallel) or on a Dask cluster (``dask_address``: one Prefect
   task per chunk of files through prefect-dask's DaskTaskRunner). Batch k+1 is extracted while
@@ -71,6 +73,7 @@ class RunSummary:
     status: str = "running"
     executor: str = ""                    # inline | processes(N) | dask(address)
     hashed: int = 0                       # files read and hashed (the others: stat cache)
+    preconverted: int = 0                 # DOC/WPS contents converted before extraction
 
 
 @dataclass
@@ -205,6 +208,9 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
         if batches:
             with extractor_factory(len(plan.extract)) as extractor:
                 summary.executor = extractor.describe()
+                t = time.perf_counter()
+                summary.preconverted = extractor.prepare([e.path for e in plan.extract])
+                t = lap("convert", t)
                 pending = [extractor.submit_batch([e.path for e in batches[0]])]
                 for i, batch in enumerate(batches):
                     if i + 1 < len(batches):
@@ -310,6 +316,12 @@ class _LocalExtractor:
     def describe(self) -> str:
         return "inline" if self.pool.workers <= 1 else f"processes({self.pool.workers})"
 
+    def prepare(self, paths: list[str]) -> int:
+        """DOC/WPS files converted before extraction (tasks.parallel.LocalPool.preconvert)."""
+        if self.use_prefect:
+            return convert_office_task(quote(self.pool), quote(paths))
+        return self.pool.preconvert(paths)
+
     def submit_batch(self, paths: list[str]):
         if self.use_prefect:
             return extract_batch.submit(quote(self.pool), quote(paths))
@@ -335,6 +347,9 @@ class _DaskExtractor:
     def describe(self) -> str:
         return f"dask({self.opts.dask_address})"
 
+    def prepare(self, paths: list[str]) -> int:
+        return 0        # each Dask task converts its chunk's DOC files itself
+
     def submit_batch(self, paths: list[str]):
         parts = [self.runner.submit(extract_chunk_task,
                                     {"paths": c, "manifest_path": self.opts.manifest,
@@ -352,6 +367,11 @@ def ingest_task(inputs: list[str], hash_cache: str | None = None, rehash: bool =
 @task(name="plan", cache_policy=NO_CACHE)
 def plan_task(con, entries, contexts, rules, full):
     return plan_fn(con, entries, contexts, rules, full)
+
+
+@task(name="convert-office", cache_policy=NO_CACHE)
+def convert_office_task(pool, paths: list[str]) -> int:
+    return pool.preconvert(paths)
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE, retries=0)

@@ -15,7 +15,10 @@ Memory: OCR stays out of the general workers. In them, a PDF that needs OCR (kno
 PDF reader has classified its pages) is not read there: `tasks.readers.ocr.engine` refuses
 (`_NeedsOCR`), the file comes back "deferred", and the pool hands it to one dedicated OCR
 process that exits as soon as it has no OCR work left. So at most one process holds the OCR
-models, only while there are scans, and a general worker stays at ~70 MB.
+models, only while there are scans, and a general worker stays at ~70 MB. LibreOffice (~150–200
+MB a run) does not run beside them either: `LocalPool.preconvert` converts a run's DOC/WPS
+files before extraction starts, and the workers read the DOCX it wrote. Extractions come back
+packed (`pack`: pickled and compressed), so a batch waiting for the flow takes ~5 MB.
 
 Priority: the general workers run at a lower CPU priority (nice +GENERAL_NICE). A run with
 scans is as long as the OCR process's queue, so the OCR process (and the flow process, which
@@ -29,13 +32,16 @@ same chunks (fewer LibreOffice starts). Results still come back in input order.
 from __future__ import annotations
 
 import gc
+import hashlib
 import multiprocessing
 import os
 import pickle
+import shutil
 import sys
+import tempfile
 import threading
 import zlib
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Sequence
 
 from tasks import extract as _extract
@@ -46,6 +52,7 @@ CHUNK = 25                      # files per pool task: small enough to balance, 
 INLINE_BELOW = 20               # a run extracting fewer files: no pool (start-up costs ~1 s)
 BIG_PDF_BYTES = 768 * 1024      # a PDF this big is probably scanned pages (OCR: seconds a page)
 GENERAL_NICE = 5                # general workers' niceness above the flow's (see the docstring)
+PRECONVERT_RUN = 25             # DOC files per LibreOffice run before extraction (preconvert)
 
 _MANIFESTS: dict[tuple[str, float], dict] = {}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -78,12 +85,12 @@ def _ocr_chunk(paths: Sequence[str], manifest_path: str | None,
 
 
 def _general_chunk(paths: Sequence[str], manifest_path: str | None,
-                   province_hint: str | None) -> list[bytes | None]:
+                   province_hint: str | None, docx_dir: str | None = None) -> list[bytes | None]:
     """A general worker's task: packed extractions (`pack`), None in place of a file that
-    needs OCR (deferred)."""
+    needs OCR (deferred). DOC files converted before the run are taken from `docx_dir`."""
     return [None if x is None else pack(x)
             for x in _run_chunk(paths, manifest_path, province_hint, defer_ocr=True,
-                                release=True)]
+                                release=True, docx_dir=docx_dir)]
 
 
 def pack(ex: _extract.Extraction) -> bytes:
@@ -154,7 +161,8 @@ def _look(path: str) -> tuple[bool, bytes | None]:
         return False, None
 
 
-def _run_chunk(paths, manifest_path, province_hint, defer_ocr: bool, release: bool) -> list:
+def _run_chunk(paths, manifest_path, province_hint, defer_ocr: bool, release: bool,
+               docx_dir: str | None = None) -> list:
     global _DEFER_OCR
     manifest = manifest_for(manifest_path)
     looks = [_look(p) for p in paths]
@@ -164,7 +172,7 @@ def _run_chunk(paths, manifest_path, province_hint, defer_ocr: bool, release: bo
     out: list = []
     try:
         _DEFER_OCR = defer_ocr
-        with _preconverted(office_files):
+        with _preconverted(office_files, docx_dir):
             for p in paths:
                 try:
                     out.append(_extract.extract_file(p, manifest=manifest,
@@ -178,14 +186,14 @@ def _run_chunk(paths, manifest_path, province_hint, defer_ocr: bool, release: bo
     return out
 
 
-def _preconverted(files):
-    if len(files) < 2:
+def _preconverted(files, docx_dir: str | None = None):
+    if not files or (len(files) < 2 and docx_dir is None):
         from contextlib import nullcontext
 
         return nullcontext(0)
     from tasks.readers import office
 
-    return office.preconverted(files)
+    return office.preconverted(files, docx_dir)
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -297,6 +305,7 @@ class LocalPool:
         self._closed = False
         self.ocr_processes = 0         # OCR pools (of ocr_workers processes) started so far
         self.deferred = 0              # files handed to the OCR process so far
+        self._docx_dir: str | None = None      # DOC files converted before the run (preconvert)
 
     def __enter__(self) -> "LocalPool":
         return self
@@ -317,6 +326,42 @@ class LocalPool:
             ocr.shutdown(wait=True, cancel_futures=True)
         for t in retired:
             t.join()
+        if self._docx_dir is not None:
+            shutil.rmtree(self._docx_dir, ignore_errors=True)
+            self._docx_dir = None
+
+    def preconvert(self, paths: Sequence[str]) -> int:
+        """Convert the DOC/WPS/RTF files among `paths` before extraction starts (call it
+        before the first `submit_batch`): LibreOffice (~150–200 MB a run) then never runs
+        beside the OCR process and a batch being loaded. Distinct contents only, in runs of
+        PRECONVERT_RUN files, as many runs at once as there are workers; the general workers
+        take the DOCX from a private folder removed by `close`. A file these runs do not
+        convert is converted by its worker as before. Returns how many were converted (none
+        without a pool: an inline run converts its batch's files in one run anyway)."""
+        if self.workers <= 1:
+            return 0
+        from tasks.readers import office
+
+        firsts: dict[str, str] = {}          # sha256 → the first path with those bytes
+        for p in paths:
+            _, data = _look(p)
+            if data is not None:
+                firsts.setdefault(hashlib.sha256(data).hexdigest(), str(p))
+        if not firsts or office.soffice_path() is None:
+            return 0
+        with self._lock:
+            if self._docx_dir is None:
+                self._docx_dir = tempfile.mkdtemp(prefix="nianbao-docx-")
+            out = self._docx_dir
+
+        def run(group: list[str]) -> int:
+            files = [(p, d) for p in group for _, d in (_look(p),) if d is not None]
+            return office.convert_into(files, out)
+
+        groups = chunks(list(firsts.values()), PRECONVERT_RUN)
+        with ThreadPoolExecutor(min(self.workers, len(groups)),
+                                thread_name_prefix="nianbao-preconvert") as tp:
+            return sum(tp.map(run, groups))
 
     def _executor(self) -> ProcessPoolExecutor:
         # under the lock: the flow submits batch k+1 from another thread while batch k is
@@ -343,7 +388,8 @@ class LocalPool:
     # a chunk: the general worker's pass, then (if it deferred files) the OCR process's
     def _submit_chunk(self, ex: ProcessPoolExecutor, paths: list[str]) -> Future:
         done: Future = Future()
-        first = ex.submit(_general_chunk, paths, self.manifest_path, self.province_hint)
+        first = ex.submit(_general_chunk, paths, self.manifest_path, self.province_hint,
+                          self._docx_dir)
 
         def after_general(f: Future) -> None:
             try:

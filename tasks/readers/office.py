@@ -6,8 +6,9 @@ parallel conversions do not collide, in a process group of its own that is kille
 timeout, with a cap on the size of files it may write and on the output read back.
 
 LibreOffice's start-up (~2 s of CPU) is most of a DOC's cost, so a batch converts its DOC/WPS
-files in one run (`preconverted` / `convert_many`, used by tasks.parallel.extract_chunk); a
-file that run does not convert is converted alone and gets its own error.
+files in one run (`preconverted` / `convert_many`, used by tasks.parallel.extract_chunk), or a
+run's files are converted before extraction starts (`convert_into`, tasks.parallel.LocalPool);
+a file that run does not convert is converted alone and gets its own error.
 
 A machine without LibreOffice gets `ReadError("tool.missing")` for these files only.
 """
@@ -189,26 +190,66 @@ def _encrypted(data: bytes) -> bool:
     return any(m in data[:1024 * 1024] for m in _ENCRYPTED_MARKERS)
 
 
-@contextmanager
-def preconverted(files: Iterable[tuple[str, bytes]]) -> Iterator[int]:
-    """Within the block, `read_doc` of any of `files` ((path, bytes) of DOC/WPS/RTF files)
-    uses the DOCX of one shared LibreOffice run instead of starting LibreOffice for it.
-    Files that run did not convert (and encrypted or oversized ones) are read as before, one
-    LibreOffice start each, with their own errors. Yields how many were converted. A machine
-    without LibreOffice: nothing is converted (read_doc reports tool.missing per file)."""
-    items, keys, wanted = [], [], 0
+def _convertible(files: Iterable[tuple[str, bytes]]) -> tuple[list[tuple[bytes, str]],
+                                                               list[str], dict[str, int]]:
+    """(bytes, suffix) and sha256 of each distinct convertible content of `files`, and how
+    many files have each (encrypted and oversized ones are left out: read_doc reports them)."""
+    items, keys, files_of = [], [], {}
     for path, data in files:
         if _encrypted(data) or len(data) > MAX_INPUT_BYTES:
             continue
-        wanted += 1
         key = hashlib.sha256(data).hexdigest()
-        if key in keys:           # the same bytes under another name: converted once
+        files_of[key] = files_of.get(key, 0) + 1
+        if files_of[key] > 1:     # the same bytes under another name: converted once
             continue
         items.append((data, _suffix(data, path)))
         keys.append(key)
+    return items, keys, files_of
+
+
+def convert_into(files: Iterable[tuple[str, bytes]], out_dir: str | Path) -> int:
+    """Convert `files` ((path, bytes) of DOC/WPS/RTF files) in one LibreOffice run and write
+    each DOCX as `<out_dir>/<sha256 of the input>.docx`, for `preconverted(..., cache_dir)`
+    to pick up later (tasks.parallel converts a run's DOC files this way before extraction
+    starts). Files the run does not convert get no DOCX (read_doc converts them later, with
+    their own errors). Returns how many DOCX were written."""
+    items, keys, _ = _convertible(files)
+    if not items or soffice_path() is None:
+        return 0
+    n = 0
+    for key, docx in zip(keys, convert_many(items, DOCX_TARGET)):
+        if docx is not None:
+            tmp = Path(out_dir) / f".{key}.part"
+            tmp.write_bytes(docx)
+            tmp.replace(Path(out_dir) / f"{key}.docx")      # whole or not at all
+            n += 1
+    return n
+
+
+@contextmanager
+def preconverted(files: Iterable[tuple[str, bytes]],
+                 cache_dir: str | Path | None = None) -> Iterator[int]:
+    """Within the block, `read_doc` of any of `files` ((path, bytes) of DOC/WPS/RTF files)
+    uses the DOCX found in `cache_dir` (`convert_into`) or else that of one shared
+    LibreOffice run instead of starting LibreOffice for it. Files neither has converted (and
+    encrypted or oversized ones) are read as before, one LibreOffice start each, with their
+    own errors. Yields how many were converted. A machine without LibreOffice: nothing is
+    converted (read_doc reports tool.missing per file)."""
+    items, keys, files_of = _convertible(files)
     done: list[str] = []
     try:
-        if wanted >= 2 and soffice_path() is not None:
+        if cache_dir is not None:
+            rest = []
+            for item, key in zip(items, keys):
+                cached = Path(cache_dir) / f"{key}.docx"
+                if cached.is_file():
+                    _PRECONVERTED[key] = cached.read_bytes()
+                    done.append(key)
+                else:
+                    rest.append((item, key))
+            items, keys = [i for i, _ in rest], [k for _, k in rest]
+        # a shared run for two files or more (one file: read_doc converts it alone)
+        if sum(files_of[k] for k in keys) >= 2 and soffice_path() is not None:
             for key, docx in zip(keys, convert_many(items, DOCX_TARGET)):
                 if docx is not None:
                     _PRECONVERTED[key] = docx

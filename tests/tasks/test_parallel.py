@@ -222,3 +222,37 @@ def test_general_workers_run_at_a_lower_priority_than_the_flow():
         ex = pool._executor()
         nice = {f.result() for f in [ex.submit(os.nice, 0) for _ in range(4)]}
     assert nice == {os.nice(0) + parallel.GENERAL_NICE}
+
+
+@needs_lo
+def test_doc_files_are_converted_before_extraction_and_workers_use_the_docx(tmp_path,
+                                                                            monkeypatch):
+    """LocalPool.preconvert converts a run's DOC/WPS files (distinct contents once) before any
+    batch; the general workers then read the DOCX without LibreOffice (started here on a PATH
+    without it), a broken file still fails alone with its own error, and close() removes the
+    converted files."""
+    copy, bad = tmp_path / "copy.doc", tmp_path / "broken.doc"
+    shutil.copy(DOCS[0], copy)
+    bad.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    paths = [str(DOCS[0]), str(HTML[0]), str(copy), str(DOCS[1]), str(bad)]
+    with parallel.LocalPool(2, chunk=2) as pool:
+        assert pool.preconvert(paths) == 2            # sample-1 (and its copy), sample-2
+        folder = Path(pool._docx_dir)
+        assert len(list(folder.glob("*.docx"))) == 2
+        empty = tmp_path / "bin"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))        # the workers spawn without soffice
+        got = pool.submit_batch(paths).result()
+    assert not folder.exists()
+    assert [e.source.path for e in got] == paths
+    for i, truth in ((0, DOCS[0]), (2, DOCS[0]), (3, DOCS[1])):
+        assert got[i].source.format == "doc"
+        assert_read_as_truth(got[i], truth)
+    assert_read_as_truth(got[1], HTML[0])
+    assert got[4].report is None and got[4].source.error_code == "tool.missing"
+
+
+def test_no_preconversion_without_a_pool():
+    with parallel.LocalPool(1) as pool:
+        assert pool.preconvert([str(DOCS[0]), str(DOCS[1])]) == 0
+        assert pool._docx_dir is None
