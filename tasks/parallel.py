@@ -6,24 +6,28 @@ loads the manifest once per process. It converts the chunk's DOC/WPS files in on
 run (tasks.readers.office.preconverted) and, afterwards, drops the OCR engine if it loaded it
 (the models grow to ~300–500 MB while reading a scan).
 
-`LocalPool` runs chunks on a `ProcessPoolExecutor` ("spawn" start method: the flow process has
-threads, forking it is not safe) or inline when one worker is asked for;
+`LocalPool` runs chunks on two `ProcessPoolExecutor`s ("spawn" start method: the flow process
+has threads, forking it is not safe) or inline when one worker is asked for;
 `LocalPool.submit_batch(paths)` returns a handle whose `result()` is the batch's extractions in
 input order, so the caller can validate and load batch k while the pool extracts batch k+1.
 
-Memory: OCR stays out of the general workers. In them, a PDF that needs OCR (known once the
-PDF reader has classified its pages) is not read there: `tasks.readers.ocr.engine` refuses
-(`_NeedsOCR`), the file comes back "deferred", and the pool hands it to one dedicated OCR
-process that exits as soon as it has no OCR work left. So at most one process holds the OCR
-models, only while there are scans, and a general worker stays at ~70 MB. LibreOffice (~150–200
-MB a run) does not run beside them either: `LocalPool.preconvert` converts a run's DOC/WPS
-files before extraction starts, and the workers read the DOCX it wrote. Extractions come back
-packed (`pack`: pickled and compressed), so a batch waiting for the flow takes ~5 MB.
+Workers: `workers - 1` general workers and one lead worker, the pool handing out chunks from
+its own queue. A general worker does not read a PDF that needs OCR (known once the PDF reader
+has classified its pages): `tasks.readers.ocr.engine` refuses there (`_NeedsOCR`), the file
+comes back "deferred" and waits for the lead. The lead reads deferred files before anything
+else, takes the next chunk when there are none (reading any scan in it itself), and gives
+its OCR engine back (`release_ocr`) when it turns to a chunk or has nothing to do. So the OCR
+models live in one process only, only while there are scans, without a process of their own
+beside the general workers (~80 MB less than an extra OCR process), and a general worker
+stays at ~80 MB. LibreOffice (~150–200 MB a run) does not run beside them either:
+`LocalPool.preconvert` converts a run's DOC/WPS files before extraction starts, and the
+workers read the DOCX it wrote. Extractions come back packed (`pack`: pickled and
+compressed), so a batch waiting for the flow takes ~5 MB.
 
 Priority: the general workers run at a lower CPU priority (nice +GENERAL_NICE). A run with
-scans is as long as the OCR process's queue, so the OCR process (and the flow process, which
-validates and loads) get a core first; the general workers use what is left, and all of it
-once they are alone.
+scans is as long as the lead's OCR queue, so the lead (and the flow process, which validates
+and loads) get a core first; the general workers use what is left, and all of it once they
+are alone.
 
 Order: within a batch the slowest files go first (big PDFs — likely scans —, DOC/WPS, other
 PDFs), so the batch does not end with one worker busy on a long tail; DOC files end up in the
@@ -41,6 +45,7 @@ import sys
 import tempfile
 import threading
 import zlib
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Sequence
 
@@ -78,10 +83,20 @@ def extract_chunk(paths: Sequence[str], manifest_path: str | None,
 
 def _ocr_chunk(paths: Sequence[str], manifest_path: str | None,
                province_hint: str | None) -> list[bytes]:
-    """The OCR process's task: like extract_chunk, the engine kept for the next scan (the
-    process itself ends when the pool has no OCR work left); extractions packed (`pack`)."""
+    """The lead worker's OCR task (files a general worker deferred): like extract_chunk, the
+    engine kept for the next scan (the pool has the lead release it when it has no OCR work
+    left); extractions packed (`pack`)."""
     return [pack(x) for x in _run_chunk(paths, manifest_path, province_hint, defer_ocr=False,
                                         release=False)]
+
+
+def _lead_chunk(paths: Sequence[str], manifest_path: str | None,
+                province_hint: str | None, docx_dir: str | None = None) -> list[bytes]:
+    """The lead worker's general task (it had no OCR work): the OCR engine given back first,
+    a scan in the chunk read here; extractions packed (`pack`)."""
+    release_ocr()
+    return [pack(x) for x in _run_chunk(paths, manifest_path, province_hint, defer_ocr=False,
+                                        release=True, docx_dir=docx_dir)]
 
 
 def _general_chunk(paths: Sequence[str], manifest_path: str | None,
@@ -279,32 +294,43 @@ class BatchHandle:
         return back
 
 
+class _Job:
+    """A chunk of files on its way through the pool: `res` holds its packed extractions (None
+    where a general worker deferred a file to OCR: `todo`), `done` gets the finished list."""
+    __slots__ = ("paths", "done", "res", "todo")
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        self.done: Future = Future()
+        self.res: list | None = None
+        self.todo: list[int] = []
+
+
 class LocalPool:
     """Process pool for extraction; `workers <= 1` (or a run of fewer than INLINE_BELOW files,
-    `total`) runs everything inline (no processes). With a pool, files that need OCR go to
-    `ocr_workers` (default one) extra OCR processes that end when they have no OCR work left
-    (see the module's docstring)."""
+    `total`) runs everything inline (no processes). With a pool: `workers - 1` general
+    workers (they defer files that need OCR) and one lead worker that reads those files first
+    and takes general chunks when it has no OCR work (see the module's docstring)."""
 
     def __init__(self, workers: int | None = None, manifest_path: str | None = None,
                  province_hint: str | None = None, chunk: int = CHUNK,
-                 total: int | None = None, ocr_workers: int = 1):
+                 total: int | None = None):
         self.workers = default_workers() if workers is None else max(1, int(workers))
         if total is not None and total < INLINE_BELOW:
             self.workers = 1           # the pool would cost more than it saves
         self.manifest_path = manifest_path
         self.province_hint = province_hint
         self.chunk = chunk
-        # OCR processes at most (each holds the models, hundreds of MB while reading a scan;
-        # one caps the memory, more finish a scan-heavy run sooner)
-        self.ocr_workers = max(1, int(ocr_workers))
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._ocr_pool: ProcessPoolExecutor | None = None
-        self._ocr_pending = 0
-        self._retired: list[threading.Thread] = []
+        self._lock = threading.RLock()  # RLock: a done-callback may run inside submit()
+        self._general: ProcessPoolExecutor | None = None     # workers - 1 processes
+        self._lead: ProcessPoolExecutor | None = None        # one process
+        self._queue: deque[_Job] = deque()                   # chunks waiting for a worker
+        self._ocr_queue: deque[_Job] = deque()               # deferred files waiting for OCR
+        self._general_busy = 0
+        self._lead_busy = False
+        self._lead_engine = False       # the lead may hold the OCR engine (not released yet)
         self._closed = False
-        self.ocr_processes = 0         # OCR pools (of ocr_workers processes) started so far
-        self.deferred = 0              # files handed to the OCR process so far
+        self.deferred = 0               # files handed from a general worker to the lead so far
         self._docx_dir: str | None = None      # DOC files converted before the run (preconvert)
 
     def __enter__(self) -> "LocalPool":
@@ -315,17 +341,17 @@ class LocalPool:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True           # no new OCR process from here on
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        with self._lock:
-            ocr, self._ocr_pool = self._ocr_pool, None
-            retired, self._retired = self._retired, []
-        if ocr is not None:
-            ocr.shutdown(wait=True, cancel_futures=True)
-        for t in retired:
-            t.join()
+            self._closed = True
+            waiting = list(self._queue) + list(self._ocr_queue)
+            self._queue.clear()
+            self._ocr_queue.clear()
+            pools = [p for p in (self._general, self._lead) if p is not None]
+            self._general = self._lead = None
+        for job in waiting:
+            if not job.done.done():
+                job.done.set_exception(RuntimeError("LocalPool is closed"))
+        for p in pools:
+            p.shutdown(wait=True, cancel_futures=True)
         if self._docx_dir is not None:
             shutil.rmtree(self._docx_dir, ignore_errors=True)
             self._docx_dir = None
@@ -333,11 +359,11 @@ class LocalPool:
     def preconvert(self, paths: Sequence[str]) -> int:
         """Convert the DOC/WPS/RTF files among `paths` before extraction starts (call it
         before the first `submit_batch`): LibreOffice (~150–200 MB a run) then never runs
-        beside the OCR process and a batch being loaded. Distinct contents only, in runs of
-        PRECONVERT_RUN files, as many runs at once as there are workers; the general workers
-        take the DOCX from a private folder removed by `close`. A file these runs do not
-        convert is converted by its worker as before. Returns how many were converted (none
-        without a pool: an inline run converts its batch's files in one run anyway)."""
+        beside OCR and a batch being loaded. Distinct contents only, in runs of
+        PRECONVERT_RUN files, as many runs at once as there are workers; the workers take the
+        DOCX from a private folder removed by `close`. A file these runs do not convert is
+        converted by its worker as before. Returns how many were converted (none without a
+        pool: an inline run converts its batch's files in one run anyway)."""
         if self.workers <= 1:
             return 0
         from tasks.readers import office
@@ -363,86 +389,119 @@ class LocalPool:
                                 thread_name_prefix="nianbao-preconvert") as tp:
             return sum(tp.map(run, groups))
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executors(self) -> tuple[ProcessPoolExecutor, ProcessPoolExecutor]:
         # under the lock: the flow submits batch k+1 from another thread while batch k is
         # submitted; two pools (twice the processes and memory) would start otherwise
         with self._lock:
             if self._closed:
                 raise RuntimeError("LocalPool is closed")
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_lower_priority,
-                                                 initargs=(GENERAL_NICE,))
-            return self._pool
+            if self._general is None:
+                spawn = multiprocessing.get_context("spawn")
+                self._general = ProcessPoolExecutor(max(1, self.workers - 1), mp_context=spawn,
+                                                    initializer=_lower_priority,
+                                                    initargs=(GENERAL_NICE,))
+                self._lead = ProcessPoolExecutor(1, mp_context=spawn)
+            return self._general, self._lead
 
     def submit_batch(self, paths: Sequence[str]) -> BatchHandle:
         if self.workers <= 1:
             return BatchHandle([_Lazy(list(paths), self.manifest_path, self.province_hint)])
-        ex = self._executor()
+        self._executors()
         order = slowest_first(paths)
         ordered = [paths[i] for i in order]
-        parts = [self._submit_chunk(ex, c) for c in chunks(ordered, self.chunk)]
-        return BatchHandle(parts, order)
+        jobs = [_Job(c) for c in chunks(ordered, self.chunk)]
+        with self._lock:
+            self._queue.extend(jobs)
+            self._dispatch()
+        return BatchHandle([j.done for j in jobs], order)
 
-    # a chunk: the general worker's pass, then (if it deferred files) the OCR process's
-    def _submit_chunk(self, ex: ProcessPoolExecutor, paths: list[str]) -> Future:
-        done: Future = Future()
-        first = ex.submit(_general_chunk, paths, self.manifest_path, self.province_hint,
-                          self._docx_dir)
+    # ------------------------------------------------------------------- scheduling
+    def _dispatch(self) -> None:
+        """Hand out work (under the lock): general workers take chunks in order (one queued
+        ahead each, so none waits for the next); the lead takes deferred OCR work first, else
+        the next chunk, and gives its OCR engine back when it has nothing to do."""
+        if self._closed or self._general is None:
+            return
+        slots = 2 * max(1, self.workers - 1)
+        while self._queue and self._general_busy < slots:
+            job = self._queue.popleft()
+            self._general_busy += 1
+            self._submit(self._general, self._general_done, job, _general_chunk, job.paths,
+                         self.manifest_path, self.province_hint, self._docx_dir)
+        if self._lead_busy:
+            return
+        if self._ocr_queue:
+            job = self._ocr_queue.popleft()
+            self._lead_busy = self._lead_engine = True
+            self._submit(self._lead, self._ocr_done, job, _ocr_chunk,
+                         [job.paths[i] for i in job.todo], self.manifest_path,
+                         self.province_hint)
+        elif self._queue:
+            job = self._queue.popleft()
+            self._lead_busy, self._lead_engine = True, False
+            self._submit(self._lead, self._lead_done, job, _lead_chunk, job.paths,
+                         self.manifest_path, self.province_hint, self._docx_dir)
+        elif self._lead_engine:
+            self._lead_busy, self._lead_engine = True, False
+            self._submit(self._lead, self._lead_done, None, release_ocr)
 
-        def after_general(f: Future) -> None:
+    def _submit(self, ex: ProcessPoolExecutor, then, job: _Job | None, fn, *args) -> None:
+        try:
+            fut = ex.submit(fn, *args)
+        except BaseException as e:   # noqa: BLE001 — a broken pool: the job fails, not the caller
+            fut = Future()
+            fut.set_exception(e)
+        fut.add_done_callback(lambda f: then(job, f))
+
+    def _general_done(self, job: _Job, f: Future) -> None:
+        with self._lock:
+            self._general_busy -= 1
+            try:
+                job.res = f.result()
+            except BaseException as e:   # noqa: BLE001 — handed to whoever waits
+                self._finish(job, error=e)
+                return
+            job.todo = [i for i, x in enumerate(job.res) if x is None]
+            if job.todo:
+                self.deferred += len(job.todo)
+                self._ocr_queue.append(job)
+                self._dispatch()
+            else:
+                self._finish(job, job.res)
+
+    def _ocr_done(self, job: _Job, f: Future) -> None:
+        with self._lock:
+            self._lead_busy = False
+            try:
+                for i, x in zip(job.todo, f.result()):
+                    job.res[i] = x
+            except BaseException as e:   # noqa: BLE001
+                self._finish(job, error=e)
+            else:
+                self._finish(job, job.res)
+
+    def _lead_done(self, job: _Job | None, f: Future) -> None:
+        with self._lock:
+            self._lead_busy = False
+            if job is None:           # the engine's release (its failure loses nothing)
+                self._dispatch()
+                return
             try:
                 res = f.result()
-                todo = [i for i, x in enumerate(res) if x is None]
-                if not todo:
-                    done.set_result(res)
-                    return
-                second = self._submit_ocr([paths[i] for i in todo])
-            except BaseException as e:   # noqa: BLE001 — handed to whoever waits
-                done.set_exception(e)
-                return
+            except BaseException as e:   # noqa: BLE001
+                self._finish(job, error=e)
+            else:
+                self._finish(job, res)
 
-            def after_ocr(g: Future) -> None:
-                try:
-                    for i, x in zip(todo, g.result()):
-                        res[i] = x
-                    done.set_result(res)
-                except BaseException as e:   # noqa: BLE001
-                    done.set_exception(e)
-
-            second.add_done_callback(after_ocr)
-
-        first.add_done_callback(after_general)
-        return done
-
-    def _submit_ocr(self, paths: list[str]) -> Future:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("LocalPool is closed")
-            if self._ocr_pool is None:
-                self._ocr_pool = ProcessPoolExecutor(
-                    self.ocr_workers, mp_context=multiprocessing.get_context("spawn"))
-                self.ocr_processes += 1
-            pool = self._ocr_pool
-            fut = pool.submit(_ocr_chunk, paths, self.manifest_path, self.province_hint)
-            self._ocr_pending += 1
-            self.deferred += len(paths)
-        fut.add_done_callback(lambda f, pool=pool: self._ocr_done(pool))
-        return fut
-
-    def _ocr_done(self, pool: ProcessPoolExecutor) -> None:
-        """No OCR work left: the OCR process ends (its memory with it). Shut down from a
-        thread of its own (this callback runs on the pool's own management thread)."""
-        with self._lock:
-            self._ocr_pending -= 1
-            if self._ocr_pending or self._ocr_pool is not pool:
-                return
-            self._ocr_pool = None
-            t = threading.Thread(target=pool.shutdown, kwargs={"wait": True},
-                                 name="nianbao-ocr-retire", daemon=True)
-            self._retired = [x for x in self._retired if x.is_alive()] + [t]
-        t.start()
+    def _finish(self, job: _Job, res: list | None = None,
+                error: BaseException | None = None) -> None:
+        """Hand out the next work, then complete `job` (in that order: whoever waits for the
+        job finds the pool's next step — the lead's release of its engine — already queued)."""
+        self._dispatch()
+        if error is not None:
+            job.done.set_exception(error)
+        else:
+            job.done.set_result(res)
 
 
 class _Lazy:

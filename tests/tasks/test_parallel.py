@@ -1,6 +1,7 @@
 """tasks.parallel: the process pool on real fixture files — input order, OCR kept out of the
-general workers (one short-lived OCR process), DOC files converted in one LibreOffice run per
-chunk with a clear error for the one that fails, slowest files first."""
+general workers (the lead worker reads scans and gives its engine back), DOC files converted
+in one LibreOffice run per chunk or before the run, with a clear error for the one that fails,
+slowest files first."""
 from __future__ import annotations
 
 import multiprocessing
@@ -55,15 +56,21 @@ def assert_read_as_truth(ex, path: Path, exact: bool = True) -> None:
 
 
 def _probe_modules(pause: float) -> tuple[int, list[str]]:
-    """Run in a general worker: its pid and the OCR libraries it has imported."""
-    time.sleep(pause)          # keeps this worker busy so that the next probe goes to the other
+    """Run in a worker: its pid and the OCR libraries it has imported."""
+    time.sleep(pause)
     return os.getpid(), [m for m in OCR_LIBS if m in sys.modules]
+
+
+def _probe_engine() -> bool:
+    """Run in a worker: does it hold an OCR engine?"""
+    ocr = sys.modules.get("tasks.readers.ocr")
+    return ocr is not None and ocr._ENGINE is not None
 
 
 @needs_lo
 def test_pool_keeps_input_order_and_ocr_out_of_the_general_workers():
     paths = [str(p) for p in (HTML[0], DOCS[0], SCAN, PDF, HTML[1], DOCS[1])]
-    with parallel.LocalPool(2, chunk=2) as pool:
+    with parallel.LocalPool(2, chunk=4) as pool:
         handle = pool.submit_batch(paths)
         # the batch comes back packed (a few KB a report) and unpacks to the extractions
         packed = handle.packed()
@@ -71,21 +78,36 @@ def test_pool_keeps_input_order_and_ocr_out_of_the_general_workers():
         got = handle.result()
         assert [parallel.unpack(x) for x in packed] == got
         assert [e.source.path for e in got] == paths
-        # the scan was found by a general worker, handed over, read by the one OCR process
-        assert pool.deferred == 1 and pool.ocr_processes == 1
+        # both chunks went to the general worker (one running, one queued ahead); it found the
+        # scan, deferred it, and the lead read it ...
+        assert pool.deferred == 1
         assert got[2].source.format == "scan" and got[2].report.format == "scan"
-        # ... which has ended now that there is no OCR work left
-        for t in list(pool._retired):
-            t.join(timeout=60)
-        assert pool._ocr_pool is None
-        assert len(multiprocessing.active_children()) == 2        # the two general workers
-        ex = pool._executor()
-        probes = [f.result() for f in [ex.submit(_probe_modules, 0.5) for _ in range(4)]]
-        assert probes and all(mods == [] for _, mods in probes)
+        general, lead = pool._executors()
+        assert len(multiprocessing.active_children()) == 2        # one general, one lead
+        assert lead.submit(_probe_modules, 0).result()[1] != []
+        # ... and gave its engine back once it had no OCR work left
+        assert lead.submit(_probe_engine).result() is False
+        assert general.submit(_probe_modules, 0).result()[1] == []
     assert multiprocessing.active_children() == []
     for p, e in zip(paths, got):
         assert_read_as_truth(e, Path(p), exact=not p.endswith("scan-a.pdf"))
     assert got[1].report.meta["converted_by"] == "libreoffice"
+
+
+@needs_lo
+def test_lead_worker_reads_a_scan_in_its_own_chunk_and_releases_the_engine():
+    """With no OCR work queued the lead takes the next chunk like a general worker; a scan
+    in it is read there (not deferred), and the engine is given back afterwards."""
+    paths = [str(HTML[0]), str(SCAN), str(HTML[1])]
+    with parallel.LocalPool(2, chunk=1) as pool:
+        general, lead = pool._executors()
+        busy = pool.submit_batch([str(DOCS[0]), str(DOCS[1])])   # the general worker's 2 slots
+        got = pool.submit_batch([paths[1]]).result()     # ... so the lead takes the scan
+        assert [e.source.format for e in busy.result()] == ["doc", "doc"]
+        assert pool.deferred == 0
+        assert got[0].source.format == "scan" and got[0].report is not None
+        assert lead.submit(_probe_engine).result() is False
+        assert [e.source.path for e in pool.submit_batch(paths).result()] == paths
 
 
 @needs_lo
@@ -218,10 +240,12 @@ def test_identical_doc_copies_in_a_chunk_share_one_conversion(tmp_path, monkeypa
 
 
 def test_general_workers_run_at_a_lower_priority_than_the_flow():
-    with parallel.LocalPool(2) as pool:
-        ex = pool._executor()
-        nice = {f.result() for f in [ex.submit(os.nice, 0) for _ in range(4)]}
+    with parallel.LocalPool(3) as pool:
+        general, lead = pool._executors()
+        nice = {f.result() for f in [general.submit(os.nice, 0) for _ in range(4)]}
+        lead_nice = lead.submit(os.nice, 0).result()
     assert nice == {os.nice(0) + parallel.GENERAL_NICE}
+    assert lead_nice == os.nice(0)        # the lead reads the scans: a run's critical path
 
 
 @needs_lo
