@@ -472,7 +472,6 @@ def _load_batch(con: duckdb.DuckDBPyConnection, run: RunInfo, files: list[Source
     frames = {
         "_in_files": _files_frame(files),
         "_in_reports": _reports_frame(reports, run),
-        "_in_cells": load_cells_frame(reports),
         "_in_findings": _findings_frame(reports, findings or {}, run),
     }
     clock = time.perf_counter()
@@ -493,7 +492,7 @@ def _load_batch(con: duckdb.DuckDBPyConnection, run: RunInfo, files: list[Source
         lap("files")
         _write_reports(con, run, stats)
         lap("reports")
-        _write_cells(con, run, stats)
+        _write_cells(con, run, stats, reports)
         lap("cells")
         _write_findings(con, stats)
         lap("findings")
@@ -510,7 +509,7 @@ def _load_batch(con: duckdb.DuckDBPyConnection, run: RunInfo, files: list[Source
             pass
         raise
     finally:
-        for name in frames:
+        for name in [*frames, "_in_cells"]:
             try:
                 con.unregister(name)
             except duckdb.Error:
@@ -601,17 +600,40 @@ def _fingerprint(src: str, keep: str) -> str:
         GROUP BY c.sha256"""
 
 
-def _write_cells(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats) -> None:
+def _cell_parts(con: duckdb.DuckDBPyConnection, reports: list[Report]):
+    """The cells of `reports`, CELLS_CHUNK reports at a time, each piece registered as the
+    view `_in_cells` while the caller uses it: the load never holds a whole batch's cell
+    frame (1,000 reports: ~56 MB, ~100 MB of RSS while it is built; measured)."""
+    for i in range(0, len(reports), CELLS_CHUNK):
+        frame = load_cells_frame(reports[i:i + CELLS_CHUNK])
+        con.register("_in_cells", arrow_source(frame))
+        try:
+            yield
+        finally:
+            try:
+                con.unregister("_in_cells")
+            except duckdb.Error:      # an aborted transaction: unregistered after the rollback
+                pass
+            del frame
+
+
+def _write_cells(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats,
+                 reports: list[Report]) -> None:
     cols = ", ".join(_CELL_COLS)
     qcols = ", ".join(f"c.{c}" for c in _CELL_COLS)
     staged = _cell_select("_in_cells")
-    # existing reports whose cells differ in any way are replaced in place (with their metadata)
+    # existing reports whose cells differ in any way are replaced in place (with their metadata):
+    # their new cells' fingerprints, piece by piece (a report is never split between pieces)
     _sql(con, """CREATE TEMP TABLE _stage_old AS
         SELECT sha256 FROM _stage_reports WHERE sha256 NOT IN (SELECT sha256 FROM _stage_new)""")
+    old = {r[0] for r in _sql(con, "SELECT sha256 FROM _stage_old")}
+    _sql(con, "CREATE TEMP TABLE _stage_fp (sha256 VARCHAR, n BIGINT, h UBIGINT)")
+    for _ in _cell_parts(con, [r for r in reports if r.sha256 in old]):
+        _sql(con, f"INSERT INTO _stage_fp {_fingerprint(staged, '_stage_old')}")
     _sql(con, f"""INSERT INTO _stage_replace
         SELECT o.sha256
         FROM _stage_old AS o
-        LEFT JOIN ({_fingerprint(staged, "_stage_old")}) AS a USING (sha256)
+        LEFT JOIN _stage_fp AS a USING (sha256)
         LEFT JOIN ({_fingerprint("SELECT * FROM raw_cells", "_stage_old")}) AS b USING (sha256)
         WHERE (a.n IS DISTINCT FROM b.n OR a.h IS DISTINCT FROM b.h)
           AND o.sha256 NOT IN (SELECT sha256 FROM _stage_replace)""")
@@ -624,9 +646,11 @@ def _write_cells(con: duckdb.DuckDBPyConnection, run: RunInfo, stats: LoadStats)
          [run.run_id])
     _sql(con, """CREATE TEMP TABLE _stage_write AS
         SELECT sha256 FROM _stage_new UNION ALL SELECT sha256 FROM _stage_replace""")
-    stats.cells_written = _sql(con, f"""INSERT INTO raw_cells ({cols})
-        SELECT {qcols} FROM ({staged}) AS c
-        SEMI JOIN _stage_write AS w ON c.sha256 = w.sha256""")[0][0]
+    write = {r[0] for r in _sql(con, "SELECT sha256 FROM _stage_write")}
+    stats.cells_written = 0
+    for _ in _cell_parts(con, [r for r in reports if r.sha256 in write]):
+        stats.cells_written += _sql(con, f"""INSERT INTO raw_cells ({cols})
+            SELECT {qcols} FROM ({staged}) AS c""")[0][0]
     # the key (sha256, key) is unique: checked here, not by an index (see 005_raw_cells.sql)
     dup = _sql(con, """SELECT c.sha256, c.key FROM raw_cells AS c
         SEMI JOIN _stage_write AS w ON c.sha256 = w.sha256
@@ -715,6 +739,7 @@ def _update_current(con: duckdb.DuckDBPyConnection, stats: LoadStats) -> None:
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     for t in ("_stage_files", "_stage_reports", "_stage_new", "_stage_replace", "_stage_old",
+              "_stage_fp",
               "_stage_write", "_stage_findings", "_stage_refind", "_stage_ext", "_stage_stored",
               "_stage_keep"):
         _sql(con, f"DROP TABLE IF EXISTS {t}")
