@@ -44,6 +44,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -58,6 +59,7 @@ INLINE_BELOW = 20               # a run extracting fewer files: no pool (start-u
 BIG_PDF_BYTES = 768 * 1024      # a PDF this big is probably scanned pages (OCR: seconds a page)
 GENERAL_NICE = 5                # general workers' niceness above the flow's (see the docstring)
 PRECONVERT_RUN = 25             # DOC files per LibreOffice run before extraction (preconvert)
+IDLE_RETIRE_SECONDS = 2.0       # a worker process with no work for this long ends (LocalPool)
 
 _MANIFESTS: dict[tuple[str, float], dict] = {}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -314,7 +316,7 @@ class LocalPool:
 
     def __init__(self, workers: int | None = None, manifest_path: str | None = None,
                  province_hint: str | None = None, chunk: int = CHUNK,
-                 total: int | None = None):
+                 total: int | None = None, idle_retire: float | None = IDLE_RETIRE_SECONDS):
         self.workers = default_workers() if workers is None else max(1, int(workers))
         if total is not None and total < INLINE_BELOW:
             self.workers = 1           # the pool would cost more than it saves
@@ -328,6 +330,10 @@ class LocalPool:
         self._ocr_queue: deque[_Job] = deque()               # deferred files waiting for OCR
         self._general_busy = 0
         self._lead_busy = False
+        self.idle_retire = idle_retire      # seconds without work before a worker ends (None: never)
+        self._idle_timer: threading.Timer | None = None
+        self._idle_since: dict[str, float | None] = {}    # executor → idle since (monotonic)
+        self.retired = 0                # executors ended for want of work so far
         self._lead_engine = False       # the lead may hold the OCR engine (not released yet)
         self._closed = False
         self.deferred = 0               # files handed from a general worker to the lead so far
@@ -342,6 +348,8 @@ class LocalPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
             waiting = list(self._queue) + list(self._ocr_queue)
             self._queue.clear()
             self._ocr_queue.clear()
@@ -390,27 +398,38 @@ class LocalPool:
             return sum(tp.map(run, groups))
 
     def _executors(self) -> tuple[ProcessPoolExecutor, ProcessPoolExecutor]:
-        # under the lock: the flow submits batch k+1 from another thread while batch k is
-        # submitted; two pools (twice the processes and memory) would start otherwise
+        """Both executors, started if they are not (or no longer) running."""
         with self._lock:
-            if self._closed:
-                raise RuntimeError("LocalPool is closed")
-            if self._general is None:
-                spawn = multiprocessing.get_context("spawn")
-                self._general = ProcessPoolExecutor(max(1, self.workers - 1), mp_context=spawn,
-                                                    initializer=_lower_priority,
-                                                    initargs=(GENERAL_NICE,))
-                self._lead = ProcessPoolExecutor(1, mp_context=spawn)
-            return self._general, self._lead
+            return self._general_ex(), self._lead_ex()
+
+    # under the lock: the flow submits batch k+1 from another thread while batch k is
+    # submitted; two pools (twice the processes and memory) would start otherwise
+    def _general_ex(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("LocalPool is closed")
+        if self._general is None:
+            self._general = ProcessPoolExecutor(max(1, self.workers - 1),
+                                                mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_lower_priority,
+                                                initargs=(GENERAL_NICE,))
+        return self._general
+
+    def _lead_ex(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("LocalPool is closed")
+        if self._lead is None:
+            self._lead = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self._lead
 
     def submit_batch(self, paths: Sequence[str]) -> BatchHandle:
         if self.workers <= 1:
             return BatchHandle([_Lazy(list(paths), self.manifest_path, self.province_hint)])
-        self._executors()
         order = slowest_first(paths)
         ordered = [paths[i] for i in order]
         jobs = [_Job(c) for c in chunks(ordered, self.chunk)]
         with self._lock:
+            if self._closed:
+                raise RuntimeError("LocalPool is closed")
             self._queue.extend(jobs)
             self._dispatch()
         return BatchHandle([j.done for j in jobs], order)
@@ -419,31 +438,80 @@ class LocalPool:
     def _dispatch(self) -> None:
         """Hand out work (under the lock): general workers take chunks in order (one queued
         ahead each, so none waits for the next); the lead takes deferred OCR work first, else
-        the next chunk, and gives its OCR engine back when it has nothing to do."""
-        if self._closed or self._general is None:
+        the next chunk, and gives its OCR engine back when it has nothing to do. Executors
+        start when there is work for them and end after `idle_retire` seconds without any."""
+        if self._closed:
             return
         slots = 2 * max(1, self.workers - 1)
         while self._queue and self._general_busy < slots:
             job = self._queue.popleft()
             self._general_busy += 1
-            self._submit(self._general, self._general_done, job, _general_chunk, job.paths,
-                         self.manifest_path, self.province_hint, self._docx_dir)
-        if self._lead_busy:
+            self._submit(self._general_ex(), self._general_done, job, _general_chunk,
+                         job.paths, self.manifest_path, self.province_hint, self._docx_dir)
+        if not self._lead_busy:
+            if self._ocr_queue:
+                job = self._ocr_queue.popleft()
+                self._lead_busy = self._lead_engine = True
+                self._submit(self._lead_ex(), self._ocr_done, job, _ocr_chunk,
+                             [job.paths[i] for i in job.todo], self.manifest_path,
+                             self.province_hint)
+            elif self._queue:
+                job = self._queue.popleft()
+                self._lead_busy, self._lead_engine = True, False
+                self._submit(self._lead_ex(), self._lead_done, job, _lead_chunk, job.paths,
+                             self.manifest_path, self.province_hint, self._docx_dir)
+            elif self._lead_engine and self._lead is not None:
+                self._lead_busy, self._lead_engine = True, False
+                self._submit(self._lead, self._lead_done, None, release_ocr)
+        now = time.monotonic()
+        self._idle_since["general"] = (self._idle_since.get("general") or now) \
+            if self._general_busy == 0 else None
+        self._idle_since["lead"] = (self._idle_since.get("lead") or now) \
+            if not self._lead_busy else None
+        self._watch_idle()
+
+    def _watch_idle(self, delay: float | None = None) -> None:
+        if self.idle_retire is None:
             return
-        if self._ocr_queue:
-            job = self._ocr_queue.popleft()
-            self._lead_busy = self._lead_engine = True
-            self._submit(self._lead, self._ocr_done, job, _ocr_chunk,
-                         [job.paths[i] for i in job.todo], self.manifest_path,
-                         self.province_hint)
-        elif self._queue:
-            job = self._queue.popleft()
-            self._lead_busy, self._lead_engine = True, False
-            self._submit(self._lead, self._lead_done, job, _lead_chunk, job.paths,
-                         self.manifest_path, self.province_hint, self._docx_dir)
-        elif self._lead_engine:
-            self._lead_busy, self._lead_engine = True, False
-            self._submit(self._lead, self._lead_done, None, release_ocr)
+        running = [k for k, ex in (("general", self._general), ("lead", self._lead))
+                   if ex is not None and self._idle_since.get(k) is not None]
+        if delay is None:
+            delay = self.idle_retire
+        if running and self._idle_timer is None and not self._closed:
+            self._idle_timer = threading.Timer(delay, self._retire_idle)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
+
+    def _retire_idle(self) -> None:
+        """An executor whose worker had no work for `idle_retire` seconds ends (its process and
+        ~80–250 MB with it): in a run with scans the general worker is idle most of the time,
+        waiting for the next batch while the lead reads scans — and the flow loads a batch
+        then. Work arriving later starts it again (~1 s of CPU)."""
+        idle: list[ProcessPoolExecutor] = []
+        with self._lock:
+            self._idle_timer = None
+            if self._closed:
+                return
+            now = time.monotonic()
+            limit = self.idle_retire or 0.0
+            soonest = limit
+            for name in ("general", "lead"):
+                ex = getattr(self, f"_{name}")
+                since = self._idle_since.get(name)
+                if ex is None or since is None:
+                    continue
+                if now - since >= limit - 0.01:
+                    idle.append(ex)
+                    setattr(self, f"_{name}", None)
+                    self._idle_since[name] = None
+                    if name == "lead":
+                        self._lead_engine = False     # its process and engine are gone
+                else:
+                    soonest = min(soonest, limit - (now - since))
+            self.retired += len(idle)
+            self._watch_idle(soonest)
+        for ex in idle:
+            ex.shutdown(wait=True)
 
     def _submit(self, ex: ProcessPoolExecutor, then, job: _Job | None, fn, *args) -> None:
         try:

@@ -70,7 +70,7 @@ def _probe_engine() -> bool:
 @needs_lo
 def test_pool_keeps_input_order_and_ocr_out_of_the_general_workers():
     paths = [str(p) for p in (HTML[0], DOCS[0], SCAN, PDF, HTML[1], DOCS[1])]
-    with parallel.LocalPool(2, chunk=4) as pool:
+    with parallel.LocalPool(2, chunk=4, idle_retire=None) as pool:
         handle = pool.submit_batch(paths)
         # the batch comes back packed (a few KB a report) and unpacks to the extractions
         packed = handle.packed()
@@ -99,7 +99,7 @@ def test_lead_worker_reads_a_scan_in_its_own_chunk_and_releases_the_engine():
     """With no OCR work queued the lead takes the next chunk like a general worker; a scan
     in it is read there (not deferred), and the engine is given back afterwards."""
     paths = [str(HTML[0]), str(SCAN), str(HTML[1])]
-    with parallel.LocalPool(2, chunk=1) as pool:
+    with parallel.LocalPool(2, chunk=1, idle_retire=None) as pool:
         general, lead = pool._executors()
         busy = pool.submit_batch([str(DOCS[0]), str(DOCS[1])])   # the general worker's 2 slots
         got = pool.submit_batch([paths[1]]).result()     # ... so the lead takes the scan
@@ -240,7 +240,7 @@ def test_identical_doc_copies_in_a_chunk_share_one_conversion(tmp_path, monkeypa
 
 
 def test_general_workers_run_at_a_lower_priority_than_the_flow():
-    with parallel.LocalPool(3) as pool:
+    with parallel.LocalPool(3, idle_retire=None) as pool:
         general, lead = pool._executors()
         nice = {f.result() for f in [general.submit(os.nice, 0) for _ in range(4)]}
         lead_nice = lead.submit(os.nice, 0).result()
@@ -280,3 +280,21 @@ def test_no_preconversion_without_a_pool():
     with parallel.LocalPool(1) as pool:
         assert pool.preconvert([str(DOCS[0]), str(DOCS[1])]) == 0
         assert pool._docx_dir is None
+
+
+def test_idle_workers_end_and_come_back_with_work():
+    """A worker process without work for `idle_retire` seconds ends (its memory with it); the
+    next batch starts it again and is read as before."""
+    paths = [str(HTML[0]), str(HTML[1])] * 3
+    with parallel.LocalPool(2, chunk=2, idle_retire=0.5) as pool:
+        first = pool.submit_batch(paths).result()
+        assert len(multiprocessing.active_children()) >= 2
+        deadline = time.monotonic() + 30
+        while multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool.retired == 2                     # the general worker and the lead
+        assert pool._general is None and pool._lead is None
+        assert multiprocessing.active_children() == []
+        again = pool.submit_batch(paths).result()
+    assert [e.source.path for e in again] == [e.source.path for e in first] == paths
+    assert [e.report.cells for e in again] == [e.report.cells for e in first]
