@@ -226,6 +226,7 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
                     del exs
                     process(files, reports, ctx)
                     del files, reports
+                    _give_back_memory()
 
         # 3. up to date but validated by other rules: re-validate the stored reports
         for part in _par.chunks(plan.revalidate, opts.batch_size):
@@ -269,6 +270,18 @@ def _execute(opts: Options, ops: Ops, extractor_factory: Callable, run_id: str,
     finally:
         con.close()
     return summary
+
+
+def _give_back_memory() -> None:
+    """After a batch: its reports, frames and GX results are garbage; collect them and hand
+    the freed heap pages back to the system (glibc malloc_trim), so the next batch's load does
+    not start from this one's high-water mark."""
+    import gc
+
+    from tasks.readers.ocr import trim_heap
+
+    gc.collect()
+    trim_heap()
 
 
 def _hash_cache(warehouse: str) -> str | None:
