@@ -154,7 +154,8 @@ def dask_address() -> str | None:
 
 def batch_size() -> int:
     """Files per extraction/validation/load batch (NIANBAO_BATCH_SIZE): one transaction each;
-    memory grows with it (two batches of reports are held at most)."""
+    memory grows with it (one batch of reports is live at a time, the next one waits
+    packed)."""
     return int(os.environ.get("NIANBAO_BATCH_SIZE", "") or 1000)
 
 

@@ -259,7 +259,7 @@ def slowest_first(paths: Sequence[str]) -> list[int]:
 def spread(items: Sequence, size: int, path=lambda x: x) -> list[list]:
     """`items` cut into batches of at most `size` with the slow files dealt out evenly (the
     slowest to batch 0, the next to batch 1, ...), so every batch has its share of scans, DOC
-    files and PDFs: the OCR process then has work from the first batch on instead of all of
+    files and PDFs: the lead worker then has OCR work from the first batch on instead of all of
     it in whichever batch the scans happened to fall. One batch: `items` as they are."""
     size = max(1, int(size))
     n = (len(items) + size - 1) // size
